@@ -1,0 +1,90 @@
+/* Helpers for one-shot subcommands (see cli.h). Blocking libpq is fine here: there is no
+ * event loop to stall. */
+#include "cli.h"
+
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_print_err(const struct err *e)
+{
+	fprintf(stderr, "error: %s\n", e->msg);
+	if (e->detail[0] != '\0')
+		fprintf(stderr, "DETAIL: %s\n", e->detail);
+}
+
+struct config *cli_load_config(const char *path)
+{
+	struct config *c = NULL;
+	struct err e;
+	enum log_level level;
+	err_clear(&e);
+	int r = config_load(path, &c, &e);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			err_set(&e, 0, "internal", "out of memory loading the configuration");
+		cli_print_err(&e);
+		return NULL;
+	}
+	if (log_level_parse(c->log_level, &level) == 0)
+		log_set_level(level);
+	return c;
+}
+
+PGconn *cli_connect(const struct config *c)
+{
+	char timeout[16];
+	snprintf(timeout, sizeof(timeout), "%d", c->db_connect_timeout_s);
+	/* expand_dbname: the first "dbname" value is a full conninfo string or URI. */
+	const char *const keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+	const char *const values[] = {c->db_conninfo, timeout, "wijkradar", NULL};
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
+		fprintf(stderr, "error: could not connect to database: %.*s\n",
+			(int)strcspn(msg, "\n"), msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, db_notice_to_log, NULL);
+	return conn;
+}
+
+int cli_require_schema(PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+	int have = 0;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		have = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (have == migrate_latest_version())
+		return 0;
+	fprintf(stderr,
+		"error: database schema version %d does not match this binary's (%d)\n"
+		"HINT: Run \"wijkradar migrate\".\n",
+		have, migrate_latest_version());
+	return -EPROTO;
+}
+
+int cli_migrate(const struct config *c)
+{
+	struct err e;
+	int applied = 0, version = 0;
+	PGconn *conn = cli_connect(c);
+	if (conn == NULL)
+		return -EIO;
+	err_clear(&e);
+	int r = migrate_apply(conn, &applied, &version, &e);
+	PQfinish(conn);
+	if (r < 0) {
+		cli_print_err(&e);
+		return r;
+	}
+	printf("schema version %d (applied %d migrations)\n", version, applied);
+	return 0;
+}

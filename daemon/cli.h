@@ -1,0 +1,31 @@
+/* Shared pieces of the one-shot subcommands (migrate, areas, ...): loading the configuration,
+ * a blocking database connection, printing person-readable errors. Never used by `serve`
+ * once its event loop runs. */
+#ifndef WR_CLI_H
+#define WR_CLI_H
+
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "err.h"
+
+/* Prints "error: MESSAGE" and, when present, "DETAIL: ..." to stderr. */
+void cli_print_err(const struct err *e);
+
+/* Loads the configuration from `path` (NULL: defaults and environment) and sets the log level.
+ * Returns the config (caller frees) or NULL after printing why. */
+struct config *cli_load_config(const char *path);
+
+/* Connects (blocking, with the configured timeout). Returns the connection (PQfinish it) or
+ * NULL after printing "could not connect to database: ...". */
+PGconn *cli_connect(const struct config *c);
+
+/* Checks that the database has exactly the schema this binary needs. Returns 0, or -EPROTO
+ * after printing the versions and the hint to run `wijkradar migrate`. */
+int cli_require_schema(PGconn *conn);
+
+/* Connects, applies pending migrations, prints "schema version N (applied K migrations)"
+ * and disconnects. Returns 0 or a negative errno after printing why. */
+int cli_migrate(const struct config *c);
+
+#endif

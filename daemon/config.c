@@ -1,0 +1,379 @@
+/* Configuration table, INI loading (libinih), validation and reload merging (see config.h).
+ * Does not apply anything: the modules read the struct they are handed. */
+#include "config.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+enum config_type {
+	CONFIG_STRING,
+	CONFIG_INT,
+	CONFIG_BOOL,
+};
+
+/* Extra check for a string value; returns 0 or fills e (without file/line context). */
+typedef int config_check_fn(const char *value, struct err *e);
+
+struct config_key {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	const char *def;
+	bool reloadable;
+	const char *env; /* environment variable that overrides the file, or NULL */
+	long min, max;   /* for CONFIG_INT */
+	config_check_fn *check;
+	const char *help;
+};
+
+static int check_listen(const char *value, struct err *e);
+static int check_log_level(const char *value, struct err *e);
+static int check_nonempty(const char *value, struct err *e);
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct config_key keys[] = {
+	{"http", "listen", CONFIG_STRING, OFF(http_listen), "127.0.0.1:8080", false, NULL, 0, 0,
+	 check_listen, "address and TCP port of the HTTP API, HOST:PORT ([ADDR]:PORT for IPv6); "
+		       "port 0 picks a free port (reported in the log and --port-file)"},
+	{"http", "max_body_bytes", CONFIG_INT, OFF(http_max_body_bytes), "8388608", true, NULL,
+	 1024, 1073741824, NULL, "largest request body accepted; larger requests get 413"},
+	{"http", "max_header_bytes", CONFIG_INT, OFF(http_max_header_bytes), "16384", true, NULL,
+	 1024, 1048576, NULL, "largest total size of request headers"},
+	{"http", "timeout_s", CONFIG_INT, OFF(http_timeout_s), "30", true, NULL, 1, 3600, NULL,
+	 "seconds a connection may stay idle or take to send a request before it is closed"},
+	{"database", "conninfo", CONFIG_STRING, OFF(db_conninfo), "dbname=wijkradar", false,
+	 "WIJKRADAR_DATABASE", 0, 0, check_nonempty,
+	 "libpq connection string or URI; the environment variable WIJKRADAR_DATABASE overrides "
+	 "it, and libpq's PG* variables and ~/.pgpass apply (keep passwords out of this file)"},
+	{"database", "pool_size", CONFIG_INT, OFF(db_pool_size), "4", false, NULL, 1, 64, NULL,
+	 "number of PostgreSQL connections the daemon keeps open"},
+	{"database", "queue_max", CONFIG_INT, OFF(db_queue_max), "1024", true, NULL, 1, 1000000,
+	 NULL, "most database requests that may wait for a free connection; beyond it the API "
+	       "answers 503 with Retry-After"},
+	{"database", "connect_timeout_s", CONFIG_INT, OFF(db_connect_timeout_s), "10", true, NULL,
+	 1, 600, NULL, "seconds one connection attempt may take"},
+	{"database", "reconnect_min_ms", CONFIG_INT, OFF(db_reconnect_min_ms), "100", true, NULL,
+	 10, 600000, NULL, "first delay before reconnecting after a lost connection; doubles per "
+			   "failed attempt"},
+	{"database", "reconnect_max_ms", CONFIG_INT, OFF(db_reconnect_max_ms), "5000", true, NULL,
+	 10, 3600000, NULL, "longest delay between reconnection attempts"},
+	{"database", "migrate_on_start", CONFIG_BOOL, OFF(db_migrate_on_start), "true", false,
+	 NULL, 0, 0, NULL, "apply pending schema migrations when `serve` starts"},
+	{"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
+	 "error, warn, info or debug"},
+	{"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0,
+	 3600, NULL, "on SIGTERM, seconds to let in-flight requests finish before exiting"},
+	{"daemon", "readiness_timeout_ms", CONFIG_INT, OFF(readiness_timeout_ms), "2000", true,
+	 NULL, 10, 60000, NULL, "how long /readyz waits for the database before answering 503"},
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static int check_listen(const char *value, struct err *e)
+{
+	char host[256];
+	int port;
+	if (config_parse_listen(value, host, sizeof(host), &port) < 0)
+		return err_set(e, 0, "invalid_config", "expected HOST:PORT with a port 0..65535");
+	return 0;
+}
+
+static int check_log_level(const char *value, struct err *e)
+{
+	enum log_level level;
+	if (log_level_parse(value, &level) < 0)
+		return err_set(e, 0, "invalid_config", "expected error, warn, info or debug");
+	return 0;
+}
+
+static int check_nonempty(const char *value, struct err *e)
+{
+	if (value[0] == '\0')
+		return err_set(e, 0, "invalid_config", "must not be empty");
+	return 0;
+}
+
+int config_parse_listen(const char *listen, char *host, size_t host_size, int *port)
+{
+	const char *colon;
+	const char *h = listen;
+	size_t hlen;
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (close == NULL || close[1] != ':')
+			return -EINVAL;
+		h = listen + 1;
+		hlen = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+			return -EINVAL;
+		hlen = (size_t)(colon - listen);
+	}
+	if (hlen == 0 || hlen >= host_size)
+		return -EINVAL;
+	const char *p = colon + 1;
+	if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+		return -EINVAL;
+	long v = strtol(p, NULL, 10);
+	if (v > 65535)
+		return -EINVAL;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	*port = (int)v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Sets one key from text; fills e with "invalid value for ..." on failure. */
+static int set_value(struct config *c, const struct config_key *k, const char *value,
+		     struct err *e)
+{
+	char *base = (char *)c + k->offset;
+	switch (k->type) {
+	case CONFIG_STRING: {
+		if (k->check != NULL && k->check(value, e) < 0)
+			goto invalid;
+		char *copy = strdup(value);
+		if (copy == NULL)
+			return -ENOMEM;
+		char **slot = (char **)(void *)base;
+		free(*slot);
+		*slot = copy;
+		return 0;
+	}
+	case CONFIG_INT: {
+		char *end;
+		errno = 0;
+		long v = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || v < k->min || v > k->max) {
+			err_set(e, 0, "invalid_config", "expected an integer from %ld to %ld",
+				k->min, k->max);
+			goto invalid;
+		}
+		*(int *)(void *)base = (int)v;
+		return 0;
+	}
+	case CONFIG_BOOL:
+		if (parse_bool(value, (bool *)(void *)base) < 0) {
+			err_set(e, 0, "invalid_config", "expected true or false");
+			goto invalid;
+		}
+		return 0;
+	}
+	return -EINVAL;
+invalid: {
+	char reason[sizeof(e->msg)];
+	memcpy(reason, e->msg, sizeof(reason));
+	return err_set(e, 0, "invalid_config", "invalid value for \"%s.%s\": \"%.100s\": %s",
+		       k->section, k->name, value, reason);
+}
+}
+
+static const struct config_key *find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+struct ini_state {
+	struct config *c;
+	struct err *e;
+	int status; /* first failure */
+};
+
+static int on_ini_value(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_state *st = user;
+	struct err e;
+	if (st->status != 0)
+		return 1; /* report only the first problem */
+	const struct config_key *k = find_key(section, name);
+	if (k == NULL) {
+		err_set(st->e, 0, "invalid_config", "unrecognized configuration key \"%s.%s\"",
+			section, name);
+		st->status = -EINVAL;
+		return 0;
+	}
+	err_clear(&e);
+	int r = set_value(st->c, k, value, &e);
+	if (r < 0) {
+		*st->e = e;
+		st->status = r;
+		return 0;
+	}
+	return 1;
+}
+
+void config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (keys[i].type == CONFIG_STRING)
+			free(*(char **)(void *)((char *)c + keys[i].offset));
+	}
+	free(c);
+}
+
+/* Cross-key checks that no single key can make. */
+static int validate(const struct config *c, struct err *e)
+{
+	if (c->db_reconnect_min_ms > c->db_reconnect_max_ms)
+		return err_set(e, 0, "invalid_config",
+			       "invalid value for \"database.reconnect_min_ms\": %d: must not "
+			       "exceed \"database.reconnect_max_ms\" (%d)",
+			       c->db_reconnect_min_ms, c->db_reconnect_max_ms);
+	return 0;
+}
+
+int config_load(const char *path, struct config **out, struct err *e)
+{
+	int r = 0;
+	struct config *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < N_KEYS && r == 0; i++) {
+		r = set_value(c, &keys[i], keys[i].def, e);
+	}
+	if (r < 0)
+		goto out;
+	if (path != NULL) {
+		struct ini_state st = {c, e, 0};
+		int line = ini_parse(path, on_ini_value, &st);
+		if (line == -1) {
+			r = err_set(e, 0, "invalid_config", "could not open config file \"%s\": %s",
+				    path, strerror(errno));
+			goto out;
+		}
+		if (line == -2) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (line > 0) {
+			char msg[sizeof(e->msg)];
+			if (st.status == 0)
+				err_set(e, 0, "invalid_config", "syntax error");
+			memcpy(msg, e->msg, sizeof(msg));
+			r = err_set(e, 0, "invalid_config", "config file \"%s\", line %d: %s", path,
+				    line, msg);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const char *v = keys[i].env != NULL ? getenv(keys[i].env) : NULL;
+		if (v == NULL)
+			continue;
+		r = set_value(c, &keys[i], v, e);
+		if (r < 0) {
+			char msg[sizeof(e->msg)];
+			memcpy(msg, e->msg, sizeof(msg));
+			err_set(e, 0, "invalid_config", "environment variable %s: %s", keys[i].env,
+				msg);
+			goto out;
+		}
+	}
+	r = validate(c, e);
+out:
+	if (r < 0) {
+		config_free(c);
+		return r;
+	}
+	*out = c;
+	return 0;
+}
+
+static bool same_value(const struct config *a, const struct config *b, const struct config_key *k)
+{
+	const char *pa = (const char *)a + k->offset;
+	const char *pb = (const char *)b + k->offset;
+	switch (k->type) {
+	case CONFIG_STRING:
+		return strcmp(*(char *const *)(const void *)pa, *(char *const *)(const void *)pb) ==
+		       0;
+	case CONFIG_INT:
+		return *(const int *)(const void *)pa == *(const int *)(const void *)pb;
+	case CONFIG_BOOL:
+		return *(const bool *)(const void *)pa == *(const bool *)(const void *)pb;
+	}
+	return false;
+}
+
+int config_merge_reload(const struct config *running, struct config *fresh,
+			config_changed_fn *report, void *arg)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &keys[i];
+		if (k->reloadable || same_value(running, fresh, k))
+			continue;
+		if (report != NULL) {
+			char name[96];
+			snprintf(name, sizeof(name), "%s.%s", k->section, k->name);
+			report(name, arg);
+		}
+		const char *src = (const char *)running + k->offset;
+		char *dst = (char *)fresh + k->offset;
+		if (k->type == CONFIG_STRING) {
+			char *copy = strdup(*(char *const *)(const void *)src);
+			if (copy == NULL)
+				return -ENOMEM;
+			free(*(char **)(void *)dst);
+			*(char **)(void *)dst = copy;
+		} else if (k->type == CONFIG_INT) {
+			*(int *)(void *)dst = *(const int *)(const void *)src;
+		} else {
+			*(bool *)(void *)dst = *(const bool *)(const void *)src;
+		}
+	}
+	return 0;
+}
+
+void config_print_defaults(FILE *out)
+{
+	const char *section = "";
+	fputs("# wijkradar configuration: every key with its default.\n"
+	      "# Generated by `wijkradar --print-default-config`; keys marked (restart) take\n"
+	      "# effect only after a restart, all others on SIGHUP.\n",
+	      out);
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &keys[i];
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(out, "\n[%s]\n", section);
+		}
+		fprintf(out, "# %s%s\n", k->help, k->reloadable ? "" : " (restart)");
+		if (k->env != NULL)
+			fprintf(out, "# environment override: %s\n", k->env);
+		fprintf(out, "%s = %s\n", k->name, k->def);
+	}
+}

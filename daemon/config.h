@@ -1,0 +1,58 @@
+/* Daemon configuration: one struct, one table of keys (name, type, default, reloadable,
+ * environment override, help). Parsing, defaults, validation and --print-default-config all
+ * come from that table, so documentation and defaults cannot drift. */
+#ifndef WR_CONFIG_H
+#define WR_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "err.h"
+
+/* All values; strings are owned by the struct (freed by config_free). */
+struct config {
+	char *http_listen;
+	int http_max_body_bytes;
+	int http_max_header_bytes;
+	int http_timeout_s;
+	char *db_conninfo;
+	int db_pool_size;
+	int db_queue_max;
+	int db_connect_timeout_s;
+	int db_reconnect_min_ms;
+	int db_reconnect_max_ms;
+	bool db_migrate_on_start;
+	char *log_level;
+	int shutdown_grace_s;
+	int readiness_timeout_ms;
+};
+
+/* Loads a configuration: defaults, then the INI file at `path` (NULL: none), then the
+ * environment overrides, then validates the whole. On success *out is a new config the caller
+ * frees with config_free. On failure returns -EINVAL (or -ENOMEM) and fills `e` with a message
+ * that names the file, line, key and reason. `path` is borrowed. */
+int config_load(const char *path, struct config **out, struct err *e)
+	__attribute__((warn_unused_result));
+
+/* Frees `c` and everything it owns. config_free(NULL) does nothing. */
+void config_free(struct config *c);
+
+/* Called by config_merge_reload for each non-reloadable key whose value changed. */
+typedef void config_changed_fn(const char *key, void *arg);
+
+/* Prepares `fresh` (just loaded on SIGHUP) to replace `running`: every key that cannot change
+ * without a restart keeps the running value, and `report` is called with its name when the file
+ * asked for a different one. Returns 0, or -ENOMEM (fresh is then unusable and must be freed).
+ * `running` is borrowed; `report` may be NULL. */
+int config_merge_reload(const struct config *running, struct config *fresh,
+			config_changed_fn *report, void *arg) __attribute__((warn_unused_result));
+
+/* Writes every key with its default and help text as an INI file (the example config). */
+void config_print_defaults(FILE *out);
+
+/* Splits "HOST:PORT" (IPv6 as "[addr]:PORT") into host and port. Returns 0, or -EINVAL when
+ * the form is wrong, the host is empty or longer than host_size - 1, or the port is not
+ * 0..65535. `listen` is borrowed. */
+int config_parse_listen(const char *listen, char *host, size_t host_size, int *port);
+
+#endif

@@ -1,0 +1,392 @@
+/* evhttp server, routing, replies and request metrics (see http.h).
+ * evhttp owns requests and connections; a request whose client hangs up before the reply is
+ * detached through the connection's close callback, and the later reply just frees our state
+ * (libevent issue 997). */
+#include "http.h"
+
+#include "log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+struct route {
+	char *path;
+	int methods;
+	/* one handler per method bit, indexed by bit position */
+	http_handler_fn *fn[16];
+	void *arg[16];
+};
+
+struct http {
+	struct evhttp *evh;
+	struct evhttp_bound_socket *bound;
+	struct metrics *metrics;
+	int port;
+	int n_inflight;
+	unsigned long long next_id;
+	struct route *routes;
+	size_t n_routes;
+};
+
+struct http_req {
+	struct http *h;
+	struct evhttp_request *req; /* NULL once the client has gone */
+	const char *route;          /* route path for metrics, or "unmatched" */
+	struct timespec start;
+	char id[65];
+};
+
+static const char metric_requests[] = "wijkradar_http_requests_total";
+static const char metric_duration[] = "wijkradar_http_request_duration_seconds";
+
+static int method_bit(enum evhttp_cmd_type m)
+{
+	for (int i = 0; i < 16; i++) {
+		if ((int)m == (1 << i))
+			return i;
+	}
+	return -1;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	}
+	return "OTHER";
+}
+
+static double seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void on_client_close(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_req *hr = arg;
+	hr->req = NULL;
+	log_debug("http", "request %s: client closed the connection before the reply", hr->id);
+}
+
+/* Sends (if the client is still there), records metrics, frees hr. Takes `buf`. */
+static void finish(struct http_req *hr, int status, struct evbuffer *buf)
+{
+	char labels[256];
+	double secs = seconds_since(&hr->start);
+	const char *method = "OTHER";
+	if (hr->req != NULL) {
+		struct evhttp_connection *evcon = evhttp_request_get_connection(hr->req);
+		method = method_name(evhttp_request_get_command(hr->req));
+		if (evcon != NULL)
+			evhttp_connection_set_closecb(evcon, NULL, NULL);
+		evhttp_send_reply(hr->req, status, NULL, buf);
+	}
+	snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",code=\"%d\"", hr->route,
+		 method, hr->req != NULL ? status : 499);
+	metrics_counter_add(hr->h->metrics, metric_requests, labels, 1);
+	snprintf(labels, sizeof(labels), "route=\"%s\"", hr->route);
+	metrics_observe(hr->h->metrics, metric_duration, labels, secs);
+	log_debug("http", "request %s: %s %s -> %d (%.1f ms)", hr->id, method, hr->route, status,
+		  secs * 1e3);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	hr->h->n_inflight--;
+	free(hr);
+}
+
+void http_req_add_header(struct http_req *hr, const char *name, const char *value)
+{
+	if (hr->req != NULL)
+		evhttp_add_header(evhttp_request_get_output_headers(hr->req), name, value);
+}
+
+void http_reply_text(struct http_req *hr, int status, const char *content_type,
+		     const char *body, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	if (buf != NULL && evbuffer_add(buf, body, len) < 0) {
+		evbuffer_free(buf);
+		buf = NULL;
+	}
+	if (buf == NULL) {
+		log_error("http", "request %s: out of memory building the reply", hr->id);
+		status = 500;
+	}
+	http_req_add_header(hr, "Content-Type", content_type);
+	finish(hr, status, buf);
+}
+
+void http_reply_json(struct http_req *hr, int status, json_t *body)
+{
+	char *text = json_dumps(body != NULL ? body : json_object(), JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL) {
+		http_reply_text(hr, 500, "application/json",
+				"{\"error\":\"out of memory\",\"code\":\"internal\"}", 43);
+		return;
+	}
+	size_t len = strlen(text);
+	text[len] = '\0';
+	/* A trailing newline keeps curl output readable. */
+	char *nl = realloc(text, len + 2);
+	if (nl != NULL) {
+		text = nl;
+		text[len++] = '\n';
+		text[len] = '\0';
+	}
+	http_reply_text(hr, status, "application/json", text, len);
+	free(text);
+}
+
+void http_reply_error(struct http_req *hr, int status, const char *code, const char *error,
+		      const char *detail, const char *hint)
+{
+	json_t *o = json_object();
+	if (o != NULL) {
+		json_object_set_new(o, "error", json_string(error));
+		if (detail != NULL && detail[0] != '\0')
+			json_object_set_new(o, "detail", json_string(detail));
+		if (hint != NULL && hint[0] != '\0')
+			json_object_set_new(o, "hint", json_string(hint));
+		json_object_set_new(o, "code", json_string(code));
+	}
+	http_reply_json(hr, status, o);
+}
+
+void http_reply_err(struct http_req *hr, const struct err *e)
+{
+	http_reply_error(hr, e->http_status != 0 ? e->http_status : 400,
+			 e->code[0] != '\0' ? e->code : "bad_request", e->msg, e->detail, NULL);
+}
+
+enum evhttp_cmd_type http_req_method(const struct http_req *hr)
+{
+	return hr->req != NULL ? evhttp_request_get_command(hr->req) : EVHTTP_REQ_GET;
+}
+
+const char *http_req_id(const struct http_req *hr)
+{
+	return hr->id;
+}
+
+int http_n_inflight(const struct http *h)
+{
+	return h->n_inflight;
+}
+
+int http_port(const struct http *h)
+{
+	return h->port;
+}
+
+/* Accepts a client's request id when it is 1..64 characters of [A-Za-z0-9._-]. */
+static bool sane_request_id(const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+	if (n == 0 || n > 64)
+		return false;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct http_req *hr = calloc(1, sizeof(*hr));
+	if (hr == NULL) {
+		evhttp_send_error(req, 503, "out of memory");
+		return;
+	}
+	hr->h = h;
+	hr->req = req;
+	hr->route = "unmatched";
+	clock_gettime(CLOCK_MONOTONIC, &hr->start);
+	h->n_inflight++;
+	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+	if (sane_request_id(rid))
+		snprintf(hr->id, sizeof(hr->id), "%s", rid);
+	else
+		snprintf(hr->id, sizeof(hr->id), "%08lx%08llx",
+			 (unsigned long)(hr->start.tv_nsec ^ hr->start.tv_sec), ++h->next_id);
+	http_req_add_header(hr, "X-Request-Id", hr->id);
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	if (evcon != NULL)
+		evhttp_connection_set_closecb(evcon, on_client_close, hr);
+
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	for (size_t i = 0; i < h->n_routes; i++) {
+		struct route *r = &h->routes[i];
+		if (strcmp(r->path, path) != 0)
+			continue;
+		hr->route = r->path;
+		int bit = method_bit(method);
+		if (bit < 0 || !(r->methods & (int)method)) {
+			char allow[128] = "";
+			for (int b = 0; b < 16; b++) {
+				if (!(r->methods & (1 << b)))
+					continue;
+				if (allow[0] != '\0')
+					strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
+				strncat(allow, method_name((enum evhttp_cmd_type)(1 << b)),
+					sizeof(allow) - strlen(allow) - 1);
+			}
+			http_req_add_header(hr, "Allow", allow);
+			char msg[160];
+			snprintf(msg, sizeof(msg), "method %s is not allowed on \"%s\"",
+				 method_name(method), r->path);
+			http_reply_error(hr, 405, "method_not_allowed", msg, NULL, NULL);
+			return;
+		}
+		r->fn[bit](hr, r->arg[bit]);
+		return;
+	}
+	char msg[160];
+	snprintf(msg, sizeof(msg), "no such resource: \"%.100s\"", path);
+	http_reply_error(hr, 404, "not_found", msg, NULL, "See the API section of README.md.");
+}
+
+int http_route(struct http *h, const char *path, int methods, http_handler_fn *fn, void *arg)
+{
+	struct route *r = NULL;
+	for (size_t i = 0; i < h->n_routes; i++) {
+		if (strcmp(h->routes[i].path, path) == 0)
+			r = &h->routes[i];
+	}
+	if (r == NULL) {
+		struct route *nr = realloc(h->routes, (h->n_routes + 1) * sizeof(*nr));
+		if (nr == NULL)
+			return -ENOMEM;
+		h->routes = nr;
+		r = &h->routes[h->n_routes];
+		memset(r, 0, sizeof(*r));
+		r->path = strdup(path);
+		if (r->path == NULL)
+			return -ENOMEM;
+		h->n_routes++;
+	}
+	r->methods |= methods;
+	for (int b = 0; b < 16; b++) {
+		if (methods & (1 << b)) {
+			r->fn[b] = fn;
+			r->arg[b] = arg;
+		}
+	}
+	return 0;
+}
+
+void http_apply_config(struct http *h, const struct config *config)
+{
+	struct timeval tv = {config->http_timeout_s, 0};
+	evhttp_set_max_body_size(h->evh, config->http_max_body_bytes);
+	evhttp_set_max_headers_size(h->evh, config->http_max_header_bytes);
+	evhttp_set_timeout_tv(h->evh, &tv);
+}
+
+struct http *http_new(struct event_base *base, const struct config *config, struct metrics *m,
+		      struct err *e)
+{
+	char host[256];
+	int port;
+	struct http *h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		goto nomem;
+	h->metrics = m;
+	h->evh = evhttp_new(base);
+	if (h->evh == NULL)
+		goto nomem;
+	if (metrics_declare(m, metric_requests, METRICS_COUNTER,
+			    "HTTP requests answered, by route, method and status code "
+			    "(499: client closed before the reply)") < 0 ||
+	    metrics_declare(m, metric_duration, METRICS_HISTOGRAM,
+			    "Time from request to reply, by route") < 0)
+		goto nomem;
+	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						   EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+						   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+	evhttp_set_default_content_type(h->evh, "application/json");
+	evhttp_set_gencb(h->evh, on_request, h);
+	http_apply_config(h, config);
+	if (config_parse_listen(config->http_listen, host, sizeof(host), &port) < 0) {
+		err_set(e, 0, "invalid_config", "invalid listen address \"%s\"",
+			config->http_listen);
+		errno = EINVAL;
+		goto fail;
+	}
+	h->bound = evhttp_bind_socket_with_handle(h->evh, host, (ev_uint16_t)port);
+	if (h->bound == NULL) {
+		int saved = errno;
+		err_set(e, 0, "listen_failed", "could not listen on \"%s\": %s",
+			config->http_listen, strerror(saved));
+		errno = saved != 0 ? saved : EADDRINUSE;
+		goto fail;
+	}
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(h->bound);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET6)
+			h->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		else
+			h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	}
+	return h;
+nomem:
+	err_set(e, 0, "internal", "out of memory");
+	errno = ENOMEM;
+fail:
+	http_free(h);
+	return NULL;
+}
+
+void http_stop_listening(struct http *h)
+{
+	if (h->bound != NULL) {
+		evhttp_del_accept_socket(h->evh, h->bound);
+		h->bound = NULL;
+	}
+}
+
+void http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	if (h->evh != NULL)
+		evhttp_free(h->evh);
+	for (size_t i = 0; i < h->n_routes; i++)
+		free(h->routes[i].path);
+	free(h->routes);
+	free(h);
+}
