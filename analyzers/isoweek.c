@@ -19,6 +19,20 @@ static long days_from_civil(long y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
+/* Civil date of a day number (inverse of days_from_civil). */
+static void civil_from_days(long z, int *y, int *m, int *d)
+{
+	z += 719468;
+	long era = (z >= 0 ? z : z - 146096) / 146097;
+	long doe = z - era * 146097;
+	long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
 /* Weekday of a day number, 0 = Monday .. 6 = Sunday (1970-01-01 was a Thursday). */
 static int weekday(long days)
 {
@@ -92,4 +106,12 @@ struct isoweek isoweek_from_date(int y, int m, int d)
 	long days = days_from_civil(y, m, d);
 	long monday = days - weekday(days);
 	return isoweek_from_index((monday + 3) / 7);
+}
+
+int isoweek_monday(struct isoweek w, char *buf, size_t size)
+{
+	int y, m, d;
+	civil_from_days(week1_monday(w.year) + 7L * (w.week - 1), &y, &m, &d);
+	int n = snprintf(buf, size, "%04d-%02d-%02d", y, m, d);
+	return n < 0 || (size_t)n >= size ? -EINVAL : 0;
 }

@@ -33,4 +33,8 @@ struct isoweek isoweek_from_index(long index);
 /* The ISO week holding the civil date y-m-d (proleptic Gregorian). m 1..12, d 1..31. */
 struct isoweek isoweek_from_date(int y, int m, int d);
 
+/* Writes the civil date of the Monday of week `w` as "YYYY-MM-DD" into buf (at least 11
+ * bytes). Returns 0, or -EINVAL when the buffer is too small. `w` must be valid. */
+int isoweek_monday(struct isoweek w, char *buf, size_t size);
+
 #endif

@@ -6,6 +6,7 @@
 #include "migrate.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static void reply_unavailable(struct http_req *hr, const char *detail)
 {
 	http_req_add_header(hr, "Retry-After", "5");
 	http_reply_error(hr, 503, "database_unavailable", "database is not reachable", detail,
-			 NULL);
+	                 NULL);
 }
 
 /* A readiness probe waiting for PostgreSQL; freed by the query callback, which the pool
@@ -43,26 +44,29 @@ static void on_ready_result(void *arg, int status, const PGresult *res)
 	struct ready_probe *p = arg;
 	event_free(p->deadline);
 	if (p->hr != NULL) {
-		if (status != 0) {
+		/* A database without schema_migrations (42P01) is reachable but not migrated. */
+		bool no_table = status == -EPROTO &&
+		                strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42P01") == 0;
+		if (status != 0 && !no_table) {
 			reply_unavailable(p->hr, status == -EPROTO
-							 ? "The schema version could not be read."
-							 : "The connection was lost.");
+			                             ? "The schema version could not be read."
+			                             : "The connection was lost.");
 		} else {
-			int have = atoi(PQgetvalue(res, 0, 0));
+			int have = no_table ? 0 : atoi(PQgetvalue(res, 0, 0));
 			int want = migrate_latest_version();
 			if (have == want) {
 				json_t *o = json_pack("{s:s, s:i}", "status", "ready",
-						      "schema_version", have);
+				                      "schema_version", have);
 				http_reply_json(p->hr, 200, o);
 			} else {
 				char detail[160];
 				snprintf(detail, sizeof(detail),
-					 "The database has schema version %d, this binary needs "
-					 "%d.",
-					 have, want);
+				         "The database has schema version %d, this binary needs "
+				         "%d.",
+				         have, want);
 				http_reply_error(p->hr, 503, "schema_outdated",
-						 "database schema is not current", detail,
-						 "Run \"wijkradar migrate\".");
+				                 "database schema is not current", detail,
+				                 "Run \"wijkradar migrate\".");
 			}
 		}
 	}
@@ -93,7 +97,7 @@ static void on_readyz(struct http_req *hr, void *arg)
 		event_free(p->deadline);
 		free(p);
 		reply_unavailable(hr, r == -EAGAIN ? "The database queue is full."
-						   : "No database connection is up.");
+		                                   : "No database connection is up.");
 	}
 }
 
@@ -101,10 +105,9 @@ static void on_metrics(struct http_req *hr, void *arg)
 {
 	struct daemon *d = arg;
 	metrics_gauge_set(d->metrics, "wijkradar_db_connections_up", "", db_pool_n_up(d->db));
-	metrics_gauge_set(d->metrics, "wijkradar_db_queue_waiting", "",
-			  db_pool_n_waiting(d->db));
+	metrics_gauge_set(d->metrics, "wijkradar_db_queue_waiting", "", db_pool_n_waiting(d->db));
 	metrics_gauge_set(d->metrics, "wijkradar_http_requests_in_flight", "",
-			  http_n_inflight(d->http));
+	                  http_n_inflight(d->http));
 	char *text = metrics_render(d->metrics);
 	if (text == NULL) {
 		http_reply_error(hr, 500, "internal", "out of memory", NULL, NULL);
@@ -119,20 +122,20 @@ int api_health_start(struct daemon *d)
 	char labels[96];
 	struct metrics *m = d->metrics;
 	snprintf(labels, sizeof(labels), "version=\"%s\",schema=\"%d\"", WR_VERSION,
-		 migrate_latest_version());
+	         migrate_latest_version());
 	if (metrics_declare(m, "wijkradar_build_info", METRICS_GAUGE,
-			    "Always 1; labels name the version and the schema version it needs") <
-		    0 ||
+	                    "Always 1; labels name the version and the schema version it needs") <
+	        0 ||
 	    metrics_gauge_set(m, "wijkradar_build_info", labels, 1) < 0 ||
 	    metrics_declare(m, "wijkradar_start_time_seconds", METRICS_GAUGE,
-			    "Start time of the daemon, seconds since the Unix epoch") < 0 ||
+	                    "Start time of the daemon, seconds since the Unix epoch") < 0 ||
 	    metrics_gauge_set(m, "wijkradar_start_time_seconds", "", (double)d->started_at) < 0 ||
 	    metrics_declare(m, "wijkradar_db_connections_up", METRICS_GAUGE,
-			    "Database connections that are up") < 0 ||
+	                    "Database connections that are up") < 0 ||
 	    metrics_declare(m, "wijkradar_db_queue_waiting", METRICS_GAUGE,
-			    "Requests waiting for a database connection") < 0 ||
+	                    "Requests waiting for a database connection") < 0 ||
 	    metrics_declare(m, "wijkradar_http_requests_in_flight", METRICS_GAUGE,
-			    "HTTP requests accepted and not yet answered") < 0)
+	                    "HTTP requests accepted and not yet answered") < 0)
 		return -ENOMEM;
 	if (http_route(d->http, "/healthz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_healthz, d) < 0 ||
 	    http_route(d->http, "/readyz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_readyz, d) < 0 ||

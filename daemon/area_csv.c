@@ -4,6 +4,8 @@
  * ranges, duplicates, neighbours that exist in the same file. */
 #include "area_csv.h"
 
+#include "csvread.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -11,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include <csv.h>
 
 enum column {
 	COL_CODE,
@@ -28,32 +28,30 @@ enum column {
 
 /* Accepted header names per column, in order of preference. */
 static const char *const header_names[N_COLUMNS][8] = {
-	[COL_CODE] = {"code", "area_code", "bu_code", "wk_code", "gm_code", NULL},
-	[COL_MUNICIPALITY] = {"municipality", "gemeente", "gm_code", NULL},
-	[COL_NAME] = {"name", "naam", "bu_naam", "buurt_naam", "wk_naam", "wijk_naam",
-		      "gm_naam", "gemeente_naam"},
-	[COL_POPULATION] = {"population", "inwoners", "aantal_inwoners", NULL},
-	[COL_YEAR] = {"year", "jaar", NULL},
-	[COL_LAT] = {"centroid_lat", "lat", "latitude", NULL},
-	[COL_LON] = {"centroid_lon", "lon", "longitude", NULL},
-	[COL_NEIGHBOURS] = {"neighbours", "neighbors", "buren", NULL},
+    [COL_CODE] = {"code", "area_code", "bu_code", "wk_code", "gm_code", NULL},
+    [COL_MUNICIPALITY] = {"municipality", "gemeente", "gm_code", NULL},
+    [COL_NAME] = {"name", "naam", "bu_naam", "buurt_naam", "wk_naam", "wijk_naam", "gm_naam",
+                  "gemeente_naam"},
+    [COL_POPULATION] = {"population", "inwoners", "aantal_inwoners", NULL},
+    [COL_YEAR] = {"year", "jaar", NULL},
+    [COL_LAT] = {"centroid_lat", "lat", "latitude", NULL},
+    [COL_LON] = {"centroid_lon", "lon", "longitude", NULL},
+    [COL_NEIGHBOURS] = {"neighbours", "neighbors", "buren", NULL},
 };
 
-#define MAX_FIELDS 256
-#define MAX_NAME   200
+#define MAX_NAME 200
 
 struct parse {
 	const char *file;
 	struct err *e;
 	int line;
 	int status;
-	/* fields of the current record */
-	char *fields[MAX_FIELDS];
+	/* fields of the current record (borrowed from the reader) */
+	char **fields;
 	size_t n_fields;
-	bool too_many;
 	/* header */
 	bool have_header;
-	char *headers[MAX_FIELDS];
+	char *headers[CSVREAD_MAX_FIELDS];
 	size_t n_headers;
 	int col[N_COLUMNS]; /* field index, -1 when absent */
 	int header_year;    /* from inwoners_YYYY, 0 when none */
@@ -80,7 +78,7 @@ const char *area_code_kind(const char *code)
 }
 
 static int fail(struct parse *p, int column, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Fills p->e with "areas file "F", line L[, column C ("header")]: message". */
 static int fail(struct parse *p, int column, const char *fmt, ...)
@@ -92,11 +90,11 @@ static int fail(struct parse *p, int column, const char *fmt, ...)
 	va_end(ap);
 	if (column >= 0 && (size_t)column < p->n_headers)
 		snprintf(where, sizeof(where), ", column %d (\"%.60s\")", column + 1,
-			 p->headers[column]);
+		         p->headers[column]);
 	else if (column >= 0)
 		snprintf(where, sizeof(where), ", column %d", column + 1);
 	err_set(p->e, 400, "invalid_area_file", "areas file \"%s\", line %d%s: %s", p->file,
-		p->line, where, msg);
+	        p->line, where, msg);
 	p->status = -EINVAL;
 	return -EINVAL;
 }
@@ -110,31 +108,6 @@ static char *trim(char *s)
 	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		s[--n] = '\0';
 	return s;
-}
-
-static void on_field(void *data, size_t len, void *arg)
-{
-	struct parse *p = arg;
-	if (p->n_fields >= MAX_FIELDS) {
-		p->too_many = true;
-		return;
-	}
-	char *s = malloc(len + 1);
-	if (s == NULL) {
-		p->status = -ENOMEM;
-		return;
-	}
-	memcpy(s, data, len);
-	s[len] = '\0';
-	p->fields[p->n_fields++] = s;
-}
-
-static void clear_fields(struct parse *p)
-{
-	for (size_t i = 0; i < p->n_fields; i++)
-		free(p->fields[i]);
-	p->n_fields = 0;
-	p->too_many = false;
 }
 
 static int read_header(struct parse *p)
@@ -238,7 +211,7 @@ static int read_codes(struct parse *p, struct area *a, char *s)
 			*q = (char)toupper((unsigned char)*q);
 		if (area_code_kind(tok) == NULL)
 			return fail(p, p->col[COL_NEIGHBOURS], "invalid neighbour code: \"%.20s\"",
-				    tok);
+			            tok);
 		if (strcmp(tok, a->code) == 0)
 			return fail(p, p->col[COL_NEIGHBOURS], "area lists itself as neighbour");
 		if (len > 1)
@@ -259,11 +232,9 @@ static int read_record(struct parse *p)
 	long v;
 	int r;
 
-	if (p->too_many)
-		return fail(p, -1, "more than %d columns", MAX_FIELDS);
 	if (p->n_fields != p->n_headers)
 		return fail(p, -1, "record has %zu fields, the header has %zu", p->n_fields,
-			    p->n_headers);
+		            p->n_headers);
 	/* code and kind */
 	s = field(p, COL_CODE);
 	for (char *q = s; *q; q++)
@@ -278,7 +249,7 @@ static int read_record(struct parse *p)
 	s = field(p, COL_MUNICIPALITY);
 	if (s != NULL && *s != '\0' && strcasecmp(s, a.municipality) != 0)
 		return fail(p, p->col[COL_MUNICIPALITY],
-			    "area \"%s\" does not belong to municipality \"%.20s\"", a.code, s);
+		            "area \"%s\" does not belong to municipality \"%.20s\"", a.code, s);
 	/* year */
 	a.year = p->year != 0 ? p->year : p->header_year;
 	s = field(p, COL_YEAR);
@@ -287,7 +258,7 @@ static int read_record(struct parse *p)
 			return fail(p, p->col[COL_YEAR], "invalid year: \"%.20s\"", s);
 		if (p->year != 0 && v != p->year)
 			return fail(p, p->col[COL_YEAR], "year %ld differs from the requested %d",
-				    v, p->year);
+			            v, p->year);
 		a.year = (int)v;
 	}
 	if (a.year < 1990 || a.year > 2100)
@@ -307,7 +278,7 @@ static int read_record(struct parse *p)
 				return fail(p, p->col[COL_LAT], "invalid latitude: \"%.20s\"", lat);
 			if (parse_double(lon, -180, 180, &a.lon) < 0)
 				return fail(p, p->col[COL_LON], "invalid longitude: \"%.20s\"",
-					    lon);
+				            lon);
 			a.has_centroid = true;
 		}
 	}
@@ -318,7 +289,8 @@ static int read_record(struct parse *p)
 			return fail(p, p->col[COL_NAME], "name longer than %d bytes", MAX_NAME);
 		for (const char *q = s; *q; q++) {
 			if ((unsigned char)*q < 0x20 || *q == 0x7f)
-				return fail(p, p->col[COL_NAME], "name contains a control character");
+				return fail(p, p->col[COL_NAME],
+				            "name contains a control character");
 		}
 		if ((a.name = strdup(s)) == NULL)
 			return -ENOMEM;
@@ -332,8 +304,8 @@ static int read_record(struct parse *p)
 	for (size_t i = 0; i < p->out->n; i++) {
 		const struct area *b = &p->out->items[i];
 		if (b->year == a.year && strcmp(b->code, a.code) == 0) {
-			r = fail(p, p->col[COL_CODE], "duplicate area code \"%s\" (first on line %d)",
-				 a.code, b->line);
+			r = fail(p, p->col[COL_CODE],
+			         "duplicate area code \"%s\" (first on line %d)", a.code, b->line);
 			goto bad;
 		}
 	}
@@ -355,17 +327,6 @@ bad:
 	return r;
 }
 
-static void on_record(int terminator, void *arg)
-{
-	struct parse *p = arg;
-	if (p->status == 0) {
-		int r = p->have_header ? read_record(p) : read_header(p);
-		if (r < 0 && p->status == 0)
-			p->status = r;
-	}
-	clear_fields(p);
-}
-
 /* Every neighbour must be an area of the same year in this file. */
 static int check_neighbours(struct parse *p)
 {
@@ -379,7 +340,7 @@ static int check_neighbours(struct parse *p)
 			bool found = false;
 			for (size_t j = 0; j < p->out->n && !found; j++) {
 				found = p->out->items[j].year == a->year &&
-					strcmp(p->out->items[j].code, tok) == 0;
+				        strcmp(p->out->items[j].code, tok) == 0;
 			}
 			if (!found) {
 				p->line = a->line;
@@ -398,41 +359,26 @@ static int check_neighbours(struct parse *p)
 
 int area_csv_parse(FILE *in, const char *name, int year, struct area_list *out, struct err *e)
 {
-	struct csv_parser csv;
-	struct parse p = {.file = name, .e = e, .year = year, .out = out};
-	char *line = NULL;
-	size_t line_cap = 0;
-	ssize_t len;
-	int r = 0;
+	struct parse p = {.file = name, .e = e, .year = year > 0 ? year : 0, .out = out};
+	char msg[128];
+	int r, column;
 
 	out->items = NULL;
 	out->n = 0;
-	if (csv_init(&csv, CSV_STRICT | CSV_STRICT_FINI) != 0)
+	struct csvread *reader = csvread_new(in);
+	if (reader == NULL)
 		return -ENOMEM;
-	while (p.status == 0 && (len = getline(&line, &line_cap, in)) >= 0) {
-		char *text = line;
-		p.line++;
-		if (p.line == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-			text += 3; /* a byte order mark from spreadsheet exports */
-			len -= 3;
+	while (p.status == 0 && (r = csvread_next(reader, &p.fields, &p.n_fields, &p.line, &column,
+	                                          msg, sizeof(msg))) != 0) {
+		if (r == -ENOMEM) {
+			p.status = r;
+		} else if (r < 0) {
+			fail(&p, column, "%s", msg);
+		} else {
+			r = p.have_header ? read_record(&p) : read_header(&p);
+			if (r < 0 && p.status == 0)
+				p.status = r;
 		}
-		if (strspn(text, " \t\r\n") == (size_t)len)
-			continue;
-		if (memchr(text, '\0', (size_t)len) != NULL) {
-			fail(&p, -1, "line contains a NUL byte");
-			break;
-		}
-		if (csv_parse(&csv, text, (size_t)len, on_field, on_record, &p) != (size_t)len ||
-		    csv_fini(&csv, on_field, on_record, &p) != 0) {
-			if (p.status == 0)
-				fail(&p, (int)p.n_fields, "%s", csv_strerror(csv_error(&csv)));
-			clear_fields(&p);
-			break;
-		}
-	}
-	if (p.status == 0 && ferror(in)) {
-		err_set(e, 400, "invalid_area_file", "could not read areas file \"%s\"", name);
-		p.status = -EIO;
 	}
 	if (p.status == 0 && !p.have_header) {
 		p.line = 1;
@@ -443,11 +389,9 @@ int area_csv_parse(FILE *in, const char *name, int year, struct area_list *out, 
 	if (p.status == 0)
 		check_neighbours(&p);
 	r = p.status;
-	clear_fields(&p);
 	for (size_t i = 0; i < p.n_headers; i++)
 		free(p.headers[i]);
-	csv_free(&csv);
-	free(line);
+	csvread_free(reader);
 	if (r < 0)
 		area_list_free(out);
 	return r;

@@ -19,9 +19,9 @@ struct area {
 	int year;
 	long population; /* -1 when unknown */
 	bool has_centroid;
-	double lat, lon;   /* WGS84 degrees, when has_centroid */
-	char *neighbours;  /* PostgreSQL array literal, e.g. "{WK008010,WK008011}" */
-	int line;          /* line in the file, for messages */
+	double lat, lon;  /* WGS84 degrees, when has_centroid */
+	char *neighbours; /* PostgreSQL array literal, e.g. "{WK008010,WK008011}" */
+	int line;         /* line in the file, for messages */
 };
 
 struct area_list {
@@ -40,7 +40,7 @@ struct area_list {
  * returns -EINVAL and fills `e` with the file name, line, column and reason; *out is then
  * empty. -ENOMEM when out of memory. `name` (for messages) and `in` are borrowed. */
 int area_csv_parse(FILE *in, const char *name, int year, struct area_list *out, struct err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Frees what area_csv_parse allocated and empties the list. NULL-safe. */
 void area_list_free(struct area_list *list);

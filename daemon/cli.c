@@ -47,7 +47,7 @@ PGconn *cli_connect(const struct config *c)
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
 		fprintf(stderr, "error: could not connect to database: %.*s\n",
-			(int)strcspn(msg, "\n"), msg);
+		        (int)strcspn(msg, "\n"), msg);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -65,9 +65,9 @@ int cli_require_schema(PGconn *conn)
 	if (have == migrate_latest_version())
 		return 0;
 	fprintf(stderr,
-		"error: database schema version %d does not match this binary's (%d)\n"
-		"HINT: Run \"wijkradar migrate\".\n",
-		have, migrate_latest_version());
+	        "error: database schema version %d does not match this binary's (%d)\n"
+	        "HINT: Run \"wijkradar migrate\".\n",
+	        have, migrate_latest_version());
 	return -EPROTO;
 }
 

@@ -15,18 +15,18 @@
 /* $1 year, $2 code, $3 kind, $4 name, $5 municipality, $6 population, $7 lat, $8 lon,
  * $9 neighbours (array literal) */
 static const char sql_upsert[] =
-	"INSERT INTO area (year, code, kind, name, municipality, population, centroid_lat,"
-	" centroid_lon, neighbours) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-	" ON CONFLICT (year, code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name,"
-	" municipality = EXCLUDED.municipality, population = EXCLUDED.population,"
-	" centroid_lat = EXCLUDED.centroid_lat, centroid_lon = EXCLUDED.centroid_lon,"
-	" neighbours = EXCLUDED.neighbours, imported_at = now()";
+    "INSERT INTO area (year, code, kind, name, municipality, population, centroid_lat,"
+    " centroid_lon, neighbours) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    " ON CONFLICT (year, code) DO UPDATE SET kind = EXCLUDED.kind, name = EXCLUDED.name,"
+    " municipality = EXCLUDED.municipality, population = EXCLUDED.population,"
+    " centroid_lat = EXCLUDED.centroid_lat, centroid_lon = EXCLUDED.centroid_lon,"
+    " neighbours = EXCLUDED.neighbours, imported_at = now()";
 
 /* $1 year or NULL, $2 municipality or NULL */
 static const char sql_list[] =
-	"SELECT year, code, kind, coalesce(population::text, '-'), coalesce(name, '')"
-	" FROM area WHERE ($1::smallint IS NULL OR year = $1) AND"
-	" ($2::text IS NULL OR municipality = $2) ORDER BY year, code";
+    "SELECT year, code, kind, coalesce(population::text, '-'), coalesce(name, '')"
+    " FROM area WHERE ($1::smallint IS NULL OR year = $1) AND"
+    " ($2::text IS NULL OR municipality = $2) ORDER BY year, code";
 
 static int usage(void)
 {
@@ -65,14 +65,14 @@ static int store(PGconn *conn, const struct area_list *list)
 		snprintf(lat, sizeof(lat), "%.9g", a->lat);
 		snprintf(lon, sizeof(lon), "%.9g", a->lon);
 		const char *params[9] = {year,
-					 a->code,
-					 a->kind,
-					 a->name,
-					 a->municipality,
-					 a->population >= 0 ? pop : NULL,
-					 a->has_centroid ? lat : NULL,
-					 a->has_centroid ? lon : NULL,
-					 a->neighbours};
+		                         a->code,
+		                         a->kind,
+		                         a->name,
+		                         a->municipality,
+		                         a->population >= 0 ? pop : NULL,
+		                         a->has_centroid ? lat : NULL,
+		                         a->has_centroid ? lon : NULL,
+		                         a->neighbours};
 		res = PQexecPrepared(conn, "upsert_area", 9, params, NULL, NULL, 0);
 		char what[64];
 		snprintf(what, sizeof(what), "could not store area from line %d", a->line);
@@ -88,7 +88,7 @@ static int store(PGconn *conn, const struct area_list *list)
 static int import(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"year", required_argument, NULL, 'y'},
-					     {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	int year = 0, opt;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "y:", opts, NULL)) != -1) {
@@ -106,7 +106,7 @@ static int import(int argc, char **argv, const struct config *c)
 	FILE *in = fopen(path, "r");
 	if (in == NULL) {
 		fprintf(stderr, "error: could not open areas file \"%s\": %s\n", path,
-			strerror(errno));
+		        strerror(errno));
 		return 1;
 	}
 	struct area_list list = {0};
@@ -148,8 +148,8 @@ static int import(int argc, char **argv, const struct config *c)
 static int list(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"year", required_argument, NULL, 'y'},
-					     {"municipality", required_argument, NULL, 'm'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"municipality", required_argument, NULL, 'm'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *params[2] = {NULL, NULL};
 	int opt;
 	optind = 1;

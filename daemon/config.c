@@ -42,39 +42,53 @@ static int check_nonempty(const char *value, struct err *e);
 #define OFF(field) offsetof(struct config, field)
 
 static const struct config_key keys[] = {
-	{"http", "listen", CONFIG_STRING, OFF(http_listen), "127.0.0.1:8080", false, NULL, 0, 0,
-	 check_listen, "address and TCP port of the HTTP API, HOST:PORT ([ADDR]:PORT for IPv6); "
-		       "port 0 picks a free port (reported in the log and --port-file)"},
-	{"http", "max_body_bytes", CONFIG_INT, OFF(http_max_body_bytes), "8388608", true, NULL,
-	 1024, 1073741824, NULL, "largest request body accepted; larger requests get 413"},
-	{"http", "max_header_bytes", CONFIG_INT, OFF(http_max_header_bytes), "16384", true, NULL,
-	 1024, 1048576, NULL, "largest total size of request headers"},
-	{"http", "timeout_s", CONFIG_INT, OFF(http_timeout_s), "30", true, NULL, 1, 3600, NULL,
-	 "seconds a connection may stay idle or take to send a request before it is closed"},
-	{"database", "conninfo", CONFIG_STRING, OFF(db_conninfo), "dbname=wijkradar", false,
-	 "WIJKRADAR_DATABASE", 0, 0, check_nonempty,
-	 "libpq connection string or URI; the environment variable WIJKRADAR_DATABASE overrides "
-	 "it, and libpq's PG* variables and ~/.pgpass apply (keep passwords out of this file)"},
-	{"database", "pool_size", CONFIG_INT, OFF(db_pool_size), "4", false, NULL, 1, 64, NULL,
-	 "number of PostgreSQL connections the daemon keeps open"},
-	{"database", "queue_max", CONFIG_INT, OFF(db_queue_max), "1024", true, NULL, 1, 1000000,
-	 NULL, "most database requests that may wait for a free connection; beyond it the API "
-	       "answers 503 with Retry-After"},
-	{"database", "connect_timeout_s", CONFIG_INT, OFF(db_connect_timeout_s), "10", true, NULL,
-	 1, 600, NULL, "seconds one connection attempt may take"},
-	{"database", "reconnect_min_ms", CONFIG_INT, OFF(db_reconnect_min_ms), "100", true, NULL,
-	 10, 600000, NULL, "first delay before reconnecting after a lost connection; doubles per "
-			   "failed attempt"},
-	{"database", "reconnect_max_ms", CONFIG_INT, OFF(db_reconnect_max_ms), "5000", true, NULL,
-	 10, 3600000, NULL, "longest delay between reconnection attempts"},
-	{"database", "migrate_on_start", CONFIG_BOOL, OFF(db_migrate_on_start), "true", false,
-	 NULL, 0, 0, NULL, "apply pending schema migrations when `serve` starts"},
-	{"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
-	 "error, warn, info or debug"},
-	{"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0,
-	 3600, NULL, "on SIGTERM, seconds to let in-flight requests finish before exiting"},
-	{"daemon", "readiness_timeout_ms", CONFIG_INT, OFF(readiness_timeout_ms), "2000", true,
-	 NULL, 10, 60000, NULL, "how long /readyz waits for the database before answering 503"},
+    {"http", "listen", CONFIG_STRING, OFF(http_listen), "127.0.0.1:8080", false, NULL, 0, 0,
+     check_listen,
+     "address and TCP port of the HTTP API, HOST:PORT ([ADDR]:PORT for IPv6); "
+     "port 0 picks a free port (reported in the log and --port-file)"},
+    {"http", "max_body_bytes", CONFIG_INT, OFF(http_max_body_bytes), "8388608", true, NULL, 1024,
+     1073741824, NULL, "largest request body accepted; larger requests get 413"},
+    {"http", "max_header_bytes", CONFIG_INT, OFF(http_max_header_bytes), "16384", true, NULL, 1024,
+     1048576, NULL, "largest total size of request headers"},
+    {"http", "timeout_s", CONFIG_INT, OFF(http_timeout_s), "30", true, NULL, 1, 3600, NULL,
+     "seconds a connection may stay idle or take to send a request before it is closed"},
+    {"database", "conninfo", CONFIG_STRING, OFF(db_conninfo), "dbname=wijkradar", false,
+     "WIJKRADAR_DATABASE", 0, 0, check_nonempty,
+     "libpq connection string or URI; the environment variable WIJKRADAR_DATABASE overrides "
+     "it, and libpq's PG* variables and ~/.pgpass apply (keep passwords out of this file)"},
+    {"database", "pool_size", CONFIG_INT, OFF(db_pool_size), "4", false, NULL, 1, 64, NULL,
+     "number of PostgreSQL connections the daemon keeps open"},
+    {"database", "queue_max", CONFIG_INT, OFF(db_queue_max), "1024", true, NULL, 1, 1000000, NULL,
+     "most database requests that may wait for a free connection; beyond it the API "
+     "answers 503 with Retry-After"},
+    {"database", "connect_timeout_s", CONFIG_INT, OFF(db_connect_timeout_s), "10", true, NULL, 1,
+     600, NULL, "seconds one connection attempt may take"},
+    {"database", "reconnect_min_ms", CONFIG_INT, OFF(db_reconnect_min_ms), "100", true, NULL, 10,
+     600000, NULL,
+     "first delay before reconnecting after a lost connection; doubles per "
+     "failed attempt"},
+    {"database", "reconnect_max_ms", CONFIG_INT, OFF(db_reconnect_max_ms), "5000", true, NULL, 10,
+     3600000, NULL, "longest delay between reconnection attempts"},
+    {"database", "migrate_on_start", CONFIG_BOOL, OFF(db_migrate_on_start), "true", false, NULL, 0,
+     0, NULL, "apply pending schema migrations when `serve` starts"},
+    {"privacy", "pseudonym_key_file", CONFIG_STRING, OFF(pseudonym_key_file), "", false, NULL, 0, 0,
+     NULL,
+     "file holding the server's secret for re-keying pseudonyms (at least 32 bytes, e.g. "
+     "`openssl rand -hex 32`); keep it outside the database and its backups; the "
+     "environment variable WIJKRADAR_PSEUDONYM_KEY (the key itself) takes precedence"},
+    {"ingest", "max_signals_per_batch", CONFIG_INT, OFF(ingest_max_signals), "10000", true, NULL, 1,
+     1000000, NULL, "most signals in one upload batch; larger batches get 413"},
+    {"ingest", "max_inflight_batches", CONFIG_INT, OFF(ingest_max_inflight), "64", true, NULL, 1,
+     100000, NULL,
+     "most upload batches being stored at once; beyond it uploads get 503 with Retry-After"},
+    {"ingest", "max_age_weeks", CONFIG_INT, OFF(ingest_max_age_weeks), "520", true, NULL, 1, 5200,
+     NULL, "signals for weeks older than this many weeks are rejected"},
+    {"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
+     "error, warn, info or debug"},
+    {"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0, 3600,
+     NULL, "on SIGTERM, seconds to let in-flight requests finish before exiting"},
+    {"daemon", "readiness_timeout_ms", CONFIG_INT, OFF(readiness_timeout_ms), "2000", true, NULL,
+     10, 60000, NULL, "how long /readyz waits for the database before answering 503"},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -153,8 +167,7 @@ static int parse_bool(const char *s, bool *out)
 }
 
 /* Sets one key from text; fills e with "invalid value for ..." on failure. */
-static int set_value(struct config *c, const struct config_key *k, const char *value,
-		     struct err *e)
+static int set_value(struct config *c, const struct config_key *k, const char *value, struct err *e)
 {
 	char *base = (char *)c + k->offset;
 	switch (k->type) {
@@ -175,7 +188,7 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		long v = strtol(value, &end, 10);
 		if (errno != 0 || end == value || *end != '\0' || v < k->min || v > k->max) {
 			err_set(e, 0, "invalid_config", "expected an integer from %ld to %ld",
-				k->min, k->max);
+			        k->min, k->max);
 			goto invalid;
 		}
 		*(int *)(void *)base = (int)v;
@@ -189,11 +202,11 @@ static int set_value(struct config *c, const struct config_key *k, const char *v
 		return 0;
 	}
 	return -EINVAL;
-invalid: {
+invalid : {
 	char reason[sizeof(e->msg)];
 	memcpy(reason, e->msg, sizeof(reason));
 	return err_set(e, 0, "invalid_config", "invalid value for \"%s.%s\": \"%.100s\": %s",
-		       k->section, k->name, value, reason);
+	               k->section, k->name, value, reason);
 }
 }
 
@@ -210,7 +223,46 @@ struct ini_state {
 	struct config *c;
 	struct err *e;
 	int status; /* first failure */
+	FILE *f;
+	int line;          /* line being parsed, counted by read_line */
+	int error_line;    /* line of the failure in `status` */
+	char section[64];  /* section of the line being read */
+	int long_line;     /* first line longer than inih's buffer, 0 when none */
+	char long_key[64]; /* its key */
+	char long_section[64];
 };
+
+/* inih's line reader: fgets, counting lines so that errors can name theirs, and catching lines
+ * longer than inih's fixed buffer, which inih would otherwise split into two. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct ini_state *st = stream;
+	char *s = fgets(str, num, st->f);
+	if (s == NULL)
+		return NULL;
+	st->line++;
+	const char *p = s + strspn(s, " \t");
+	if (*p == '[') {
+		size_t n = strcspn(p + 1, "]");
+		snprintf(st->section, sizeof(st->section), "%.*s", (int)n, p + 1);
+	}
+	if (strchr(s, '\n') == NULL && (int)strlen(s) == num - 1) {
+		int ch = fgetc(st->f);
+		if (ch != EOF && ch != '\n') {
+			/* Too long: remember it, and skip the rest of the physical line. */
+			if (st->long_line == 0) {
+				st->long_line = st->line;
+				size_t n = strcspn(p, " \t=:");
+				snprintf(st->long_key, sizeof(st->long_key), "%.*s", (int)n, p);
+				snprintf(st->long_section, sizeof(st->long_section), "%s",
+				         st->section);
+			}
+			while (ch != EOF && ch != '\n')
+				ch = fgetc(st->f);
+		}
+	}
+	return s;
+}
 
 static int on_ini_value(void *user, const char *section, const char *name, const char *value)
 {
@@ -221,8 +273,9 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 	const struct config_key *k = find_key(section, name);
 	if (k == NULL) {
 		err_set(st->e, 0, "invalid_config", "unrecognized configuration key \"%s.%s\"",
-			section, name);
+		        section, name);
 		st->status = -EINVAL;
+		st->error_line = st->line;
 		return 0;
 	}
 	err_clear(&e);
@@ -230,6 +283,7 @@ static int on_ini_value(void *user, const char *section, const char *name, const
 	if (r < 0) {
 		*st->e = e;
 		st->status = r;
+		st->error_line = st->line;
 		return 0;
 	}
 	return 1;
@@ -251,9 +305,9 @@ static int validate(const struct config *c, struct err *e)
 {
 	if (c->db_reconnect_min_ms > c->db_reconnect_max_ms)
 		return err_set(e, 0, "invalid_config",
-			       "invalid value for \"database.reconnect_min_ms\": %d: must not "
-			       "exceed \"database.reconnect_max_ms\" (%d)",
-			       c->db_reconnect_min_ms, c->db_reconnect_max_ms);
+		               "invalid value for \"database.reconnect_min_ms\": %d: must not "
+		               "exceed \"database.reconnect_max_ms\" (%d)",
+		               c->db_reconnect_min_ms, c->db_reconnect_max_ms);
 	return 0;
 }
 
@@ -269,11 +323,23 @@ int config_load(const char *path, struct config **out, struct err *e)
 	if (r < 0)
 		goto out;
 	if (path != NULL) {
-		struct ini_state st = {c, e, 0};
-		int line = ini_parse(path, on_ini_value, &st);
-		if (line == -1) {
+		struct ini_state st = {.c = c, .e = e};
+		st.f = fopen(path, "r");
+		if (st.f == NULL) {
 			r = err_set(e, 0, "invalid_config", "could not open config file \"%s\": %s",
-				    path, strerror(errno));
+			            path, strerror(errno));
+			goto out;
+		}
+		int line = ini_parse_stream(read_line, &st, on_ini_value, &st);
+		fclose(st.f);
+		if (st.long_line != 0 && (line == 0 || line >= st.long_line)) {
+			r = err_set(e, 0, "invalid_config",
+			            "config file \"%s\", line %d: value of \"%s.%s\" is too long "
+			            "(lines hold at most %d bytes)",
+			            path, st.long_line, st.long_section, st.long_key,
+			            INI_MAX_LINE - 2);
+			err_detail(e, "Give a long database connection string in the environment "
+			              "variable WIJKRADAR_DATABASE.");
 			goto out;
 		}
 		if (line == -2) {
@@ -282,11 +348,12 @@ int config_load(const char *path, struct config **out, struct err *e)
 		}
 		if (line > 0) {
 			char msg[sizeof(e->msg)];
-			if (st.status == 0)
+			/* inih reports the first bad line; ours may be a later one. */
+			if (st.status == 0 || st.error_line != line)
 				err_set(e, 0, "invalid_config", "syntax error");
 			memcpy(msg, e->msg, sizeof(msg));
 			r = err_set(e, 0, "invalid_config", "config file \"%s\", line %d: %s", path,
-				    line, msg);
+			            line, msg);
 			goto out;
 		}
 	}
@@ -299,7 +366,7 @@ int config_load(const char *path, struct config **out, struct err *e)
 			char msg[sizeof(e->msg)];
 			memcpy(msg, e->msg, sizeof(msg));
 			err_set(e, 0, "invalid_config", "environment variable %s: %s", keys[i].env,
-				msg);
+			        msg);
 			goto out;
 		}
 	}
@@ -330,7 +397,7 @@ static bool same_value(const struct config *a, const struct config *b, const str
 }
 
 int config_merge_reload(const struct config *running, struct config *fresh,
-			config_changed_fn *report, void *arg)
+                        config_changed_fn *report, void *arg)
 {
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct config_key *k = &keys[i];
@@ -358,6 +425,26 @@ int config_merge_reload(const struct config *running, struct config *fresh,
 	return 0;
 }
 
+/* Writes `text` as "# " comment lines of at most 80 columns, breaking at spaces. */
+static void print_comment(FILE *out, const char *text)
+{
+	const char *p = text;
+	while (*p != '\0') {
+		size_t n = strlen(p);
+		if (n > 78) {
+			n = 78;
+			while (n > 0 && p[n] != ' ')
+				n--;
+			if (n == 0)
+				n = strcspn(p, " ");
+		}
+		fprintf(out, "# %.*s\n", (int)n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
 void config_print_defaults(FILE *out)
 {
 	const char *section = "";
@@ -371,7 +458,9 @@ void config_print_defaults(FILE *out)
 			section = k->section;
 			fprintf(out, "\n[%s]\n", section);
 		}
-		fprintf(out, "# %s%s\n", k->help, k->reloadable ? "" : " (restart)");
+		char help[512];
+		snprintf(help, sizeof(help), "%s%s", k->help, k->reloadable ? "" : " (restart)");
+		print_comment(out, help);
 		if (k->env != NULL)
 			fprintf(out, "# environment override: %s\n", k->env);
 		fprintf(out, "%s = %s\n", k->name, k->def);

@@ -22,6 +22,10 @@ struct config {
 	int db_reconnect_min_ms;
 	int db_reconnect_max_ms;
 	bool db_migrate_on_start;
+	char *pseudonym_key_file;
+	int ingest_max_signals;
+	int ingest_max_inflight;
+	int ingest_max_age_weeks;
 	char *log_level;
 	int shutdown_grace_s;
 	int readiness_timeout_ms;
@@ -32,7 +36,7 @@ struct config {
  * frees with config_free. On failure returns -EINVAL (or -ENOMEM) and fills `e` with a message
  * that names the file, line, key and reason. `path` is borrowed. */
 int config_load(const char *path, struct config **out, struct err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Frees `c` and everything it owns. config_free(NULL) does nothing. */
 void config_free(struct config *c);
@@ -45,7 +49,7 @@ typedef void config_changed_fn(const char *key, void *arg);
  * asked for a different one. Returns 0, or -ENOMEM (fresh is then unusable and must be freed).
  * `running` is borrowed; `report` may be NULL. */
 int config_merge_reload(const struct config *running, struct config *fresh,
-			config_changed_fn *report, void *arg) __attribute__((warn_unused_result));
+                        config_changed_fn *report, void *arg) __attribute__((warn_unused_result));
 
 /* Writes every key with its default and help text as an INI file (the example config). */
 void config_print_defaults(FILE *out);

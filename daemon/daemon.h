@@ -11,6 +11,9 @@
 #include "db_pool.h"
 #include "http.h"
 #include "metrics.h"
+#include "pseudonym.h"
+
+struct api_ingest;
 
 struct daemon {
 	struct event_base *base;
@@ -20,6 +23,8 @@ struct daemon {
 	struct metrics *metrics;
 	struct db_pool *db;
 	struct http *http;
+	struct pseudonym_key *pseudonym_key; /* owned; loaded at start, not reloaded */
+	struct api_ingest *ingest;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *drain_timer; /* polls in-flight requests while shutting down */
 	struct timespec drain_deadline;

@@ -102,8 +102,8 @@ static void lose(struct db_conn *c, const char *why)
 	c->state = DB_WAITING;
 	c->flushing = false;
 	int delay = jitter_ms(c, c->backoff_ms);
-	c->backoff_ms = c->backoff_ms * 2 > c->reconnect_max_ms ? c->reconnect_max_ms
-								 : c->backoff_ms * 2;
+	c->backoff_ms =
+	    c->backoff_ms * 2 > c->reconnect_max_ms ? c->reconnect_max_ms : c->backoff_ms * 2;
 	arm_timer(c, delay);
 	if (was_up)
 		log_warn("db", "lost database connection: %s; reconnecting in %d ms", msg, delay);
@@ -195,8 +195,8 @@ static void read_results(struct db_conn *c)
 			return;
 		}
 		ExecStatusType st = PQresultStatus(res);
-		bool failed = st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
-			      st != PGRES_EMPTY_QUERY;
+		bool failed =
+		    st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY;
 		/* Keep the first error, otherwise the last result. */
 		if (c->result_status == 0) {
 			PQclear(c->result);
@@ -259,7 +259,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct db_conn *db_conn_new(struct event_base *base, const struct db_conn_params *p,
-			    db_state_fn *on_state, void *arg)
+                            db_state_fn *on_state, void *arg)
 {
 	struct db_conn *c = calloc(1, sizeof(*c));
 	if (c == NULL)
@@ -325,7 +325,7 @@ bool db_conn_is_busy(const struct db_conn *c)
 }
 
 int db_conn_query(struct db_conn *c, const char *sql, int n_params, const char *const *params,
-		  db_result_fn *cb, void *arg)
+                  db_result_fn *cb, void *arg)
 {
 	if (c->state == DB_BUSY)
 		return -EBUSY;

@@ -33,7 +33,7 @@ struct db_conn_params {
  * called on every up/down change. Returns NULL with errno = ENOMEM. `base` and `arg` are
  * borrowed and must outlive the object. */
 struct db_conn *db_conn_new(struct event_base *base, const struct db_conn_params *p,
-			    db_state_fn *on_state, void *arg);
+                            db_state_fn *on_state, void *arg);
 
 /* Closes the connection; a query in flight gets its callback with -ECANCELED first.
  * db_conn_free(NULL) does nothing. Must not be called from this connection's callbacks. */
@@ -53,7 +53,7 @@ bool db_conn_is_busy(const struct db_conn *c);
  * loop, unless this returns an error: -ENOTCONN (not connected), -EBUSY (a query is in
  * flight), -EIO (the send failed; the connection is being re-established). */
 int db_conn_query(struct db_conn *c, const char *sql, int n_params, const char *const *params,
-		  db_result_fn *cb, void *arg) __attribute__((warn_unused_result));
+                  db_result_fn *cb, void *arg) __attribute__((warn_unused_result));
 
 /* A libpq notice processor that sends server notices (for example "relation already exists,
  * skipping") to the debug log instead of stderr. For PQsetNoticeProcessor. */

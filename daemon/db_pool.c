@@ -122,6 +122,11 @@ void db_pool_set_params(struct db_pool *pool, const struct db_pool_params *p)
 		db_conn_set_params(pool->conns[i], &p->conn);
 }
 
+struct event_base *db_pool_base(const struct db_pool *pool)
+{
+	return pool->base;
+}
+
 int db_pool_n_up(const struct db_pool *pool)
 {
 	int n = 0;
@@ -203,7 +208,7 @@ static void on_pool_query_conn(void *arg, int status, struct db_conn *conn)
 	if (status == 0) {
 		q->conn = conn;
 		status = db_conn_query(conn, q->sql, q->n_params, (const char *const *)q->params,
-				       on_pool_query_result, q);
+		                       on_pool_query_result, q);
 		if (status == 0)
 			return;
 		db_pool_release(q->pool, conn);
@@ -213,7 +218,7 @@ static void on_pool_query_conn(void *arg, int status, struct db_conn *conn)
 }
 
 int db_pool_query(struct db_pool *pool, const char *sql, int n_params, const char *const *params,
-		  db_result_fn *cb, void *arg)
+                  db_result_fn *cb, void *arg)
 {
 	struct pool_query *q = calloc(1, sizeof(*q));
 	if (q == NULL)

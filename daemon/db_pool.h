@@ -31,6 +31,9 @@ void db_pool_free(struct db_pool *pool);
 /* Applies reloadable settings (queue_max, timeouts, backoff); size and conninfo stay. */
 void db_pool_set_params(struct db_pool *pool, const struct db_pool_params *p);
 
+/* The event base the pool runs on (borrowed). */
+struct event_base *db_pool_base(const struct db_pool *pool);
+
 /* Number of connections that are up. */
 int db_pool_n_up(const struct db_pool *pool);
 
@@ -40,7 +43,7 @@ int db_pool_n_waiting(const struct db_pool *pool);
 /* Queues a request for a connection; `cb` is called once, from the event loop, unless this
  * returns an error: -ENOTCONN (no connection is up), -EAGAIN (queue full), -ENOMEM. */
 int db_pool_acquire(struct db_pool *pool, db_acquire_fn *cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Gives a connection back. The caller must have ended any transaction it began (a connection
  * that is lost meanwhile reconnects by itself). */
@@ -50,6 +53,6 @@ void db_pool_release(struct db_pool *pool, struct db_conn *conn);
  * `params` are copied. `cb` is called once from the event loop with the statement's outcome
  * (see db_result_fn) unless this returns an error as db_pool_acquire does. */
 int db_pool_query(struct db_pool *pool, const char *sql, int n_params, const char *const *params,
-		  db_result_fn *cb, void *arg) __attribute__((warn_unused_result));
+                  db_result_fn *cb, void *arg) __attribute__((warn_unused_result));
 
 #endif

@@ -16,7 +16,7 @@ struct err {
 /* Sets status, code and message (printf-style); clears detail. Returns -EINVAL so that
  * callers can write `return err_set(...)`. All pointers are borrowed. */
 int err_set(struct err *e, int http_status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Sets the detail sentence (printf-style). This function can't fail. */
 void err_detail(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -112,16 +112,42 @@ static void finish(struct http_req *hr, int status, struct evbuffer *buf)
 		evhttp_send_reply(hr->req, status, NULL, buf);
 	}
 	snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",code=\"%d\"", hr->route,
-		 method, hr->req != NULL ? status : 499);
+	         method, hr->req != NULL ? status : 499);
 	metrics_counter_add(hr->h->metrics, metric_requests, labels, 1);
 	snprintf(labels, sizeof(labels), "route=\"%s\"", hr->route);
 	metrics_observe(hr->h->metrics, metric_duration, labels, secs);
 	log_debug("http", "request %s: %s %s -> %d (%.1f ms)", hr->id, method, hr->route, status,
-		  secs * 1e3);
+	          secs * 1e3);
 	if (buf != NULL)
 		evbuffer_free(buf);
 	hr->h->n_inflight--;
 	free(hr);
+}
+
+const char *http_req_header(const struct http_req *hr, const char *name)
+{
+	if (hr->req == NULL)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(hr->req), name);
+}
+
+int http_req_body(struct http_req *hr, char **out, size_t *len)
+{
+	if (hr->req == NULL)
+		return -ENOTCONN;
+	struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
+	size_t n = evbuffer_get_length(in);
+	char *buf = malloc(n + 1);
+	if (buf == NULL)
+		return -ENOMEM;
+	if (evbuffer_copyout(in, buf, n) != (ev_ssize_t)n) {
+		free(buf);
+		return -ENOMEM;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
 }
 
 void http_req_add_header(struct http_req *hr, const char *name, const char *value)
@@ -130,8 +156,8 @@ void http_req_add_header(struct http_req *hr, const char *name, const char *valu
 		evhttp_add_header(evhttp_request_get_output_headers(hr->req), name, value);
 }
 
-void http_reply_text(struct http_req *hr, int status, const char *content_type,
-		     const char *body, size_t len)
+void http_reply_text(struct http_req *hr, int status, const char *content_type, const char *body,
+                     size_t len)
 {
 	struct evbuffer *buf = evbuffer_new();
 	if (buf != NULL && evbuffer_add(buf, body, len) < 0) {
@@ -152,7 +178,7 @@ void http_reply_json(struct http_req *hr, int status, json_t *body)
 	json_decref(body);
 	if (text == NULL) {
 		http_reply_text(hr, 500, "application/json",
-				"{\"error\":\"out of memory\",\"code\":\"internal\"}", 43);
+		                "{\"error\":\"out of memory\",\"code\":\"internal\"}", 43);
 		return;
 	}
 	size_t len = strlen(text);
@@ -169,7 +195,7 @@ void http_reply_json(struct http_req *hr, int status, json_t *body)
 }
 
 void http_reply_error(struct http_req *hr, int status, const char *code, const char *error,
-		      const char *detail, const char *hint)
+                      const char *detail, const char *hint)
 {
 	json_t *o = json_object();
 	if (o != NULL) {
@@ -186,7 +212,7 @@ void http_reply_error(struct http_req *hr, int status, const char *code, const c
 void http_reply_err(struct http_req *hr, const struct err *e)
 {
 	http_reply_error(hr, e->http_status != 0 ? e->http_status : 400,
-			 e->code[0] != '\0' ? e->code : "bad_request", e->msg, e->detail, NULL);
+	                 e->code[0] != '\0' ? e->code : "bad_request", e->msg, e->detail, NULL);
 }
 
 enum evhttp_cmd_type http_req_method(const struct http_req *hr)
@@ -236,7 +262,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		snprintf(hr->id, sizeof(hr->id), "%s", rid);
 	else
 		snprintf(hr->id, sizeof(hr->id), "%08lx%08llx",
-			 (unsigned long)(hr->start.tv_nsec ^ hr->start.tv_sec), ++h->next_id);
+		         (unsigned long)(hr->start.tv_nsec ^ hr->start.tv_sec), ++h->next_id);
 	http_req_add_header(hr, "X-Request-Id", hr->id);
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	if (evcon != NULL)
@@ -261,12 +287,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 				if (allow[0] != '\0')
 					strncat(allow, ", ", sizeof(allow) - strlen(allow) - 1);
 				strncat(allow, method_name((enum evhttp_cmd_type)(1 << b)),
-					sizeof(allow) - strlen(allow) - 1);
+				        sizeof(allow) - strlen(allow) - 1);
 			}
 			http_req_add_header(hr, "Allow", allow);
 			char msg[160];
 			snprintf(msg, sizeof(msg), "method %s is not allowed on \"%s\"",
-				 method_name(method), r->path);
+			         method_name(method), r->path);
 			http_reply_error(hr, 405, "method_not_allowed", msg, NULL, NULL);
 			return;
 		}
@@ -316,7 +342,7 @@ void http_apply_config(struct http *h, const struct config *config)
 }
 
 struct http *http_new(struct event_base *base, const struct config *config, struct metrics *m,
-		      struct err *e)
+                      struct err *e)
 {
 	char host[256];
 	int port;
@@ -328,20 +354,20 @@ struct http *http_new(struct event_base *base, const struct config *config, stru
 	if (h->evh == NULL)
 		goto nomem;
 	if (metrics_declare(m, metric_requests, METRICS_COUNTER,
-			    "HTTP requests answered, by route, method and status code "
-			    "(499: client closed before the reply)") < 0 ||
+	                    "HTTP requests answered, by route, method and status code "
+	                    "(499: client closed before the reply)") < 0 ||
 	    metrics_declare(m, metric_duration, METRICS_HISTOGRAM,
-			    "Time from request to reply, by route") < 0)
+	                    "Time from request to reply, by route") < 0)
 		goto nomem;
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						   EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-						   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
+	                                       EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+	                                       EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(h->evh, "application/json");
 	evhttp_set_gencb(h->evh, on_request, h);
 	http_apply_config(h, config);
 	if (config_parse_listen(config->http_listen, host, sizeof(host), &port) < 0) {
 		err_set(e, 0, "invalid_config", "invalid listen address \"%s\"",
-			config->http_listen);
+		        config->http_listen);
 		errno = EINVAL;
 		goto fail;
 	}
@@ -349,7 +375,7 @@ struct http *http_new(struct event_base *base, const struct config *config, stru
 	if (h->bound == NULL) {
 		int saved = errno;
 		err_set(e, 0, "listen_failed", "could not listen on \"%s\": %s",
-			config->http_listen, strerror(saved));
+		        config->http_listen, strerror(saved));
 		errno = saved != 0 ? saved : EADDRINUSE;
 		goto fail;
 	}

@@ -27,7 +27,7 @@ typedef void http_handler_fn(struct http_req *hr, void *arg);
  * request counters and latency histograms. Returns NULL with errno set and a message in `e`
  * (for example when the address is in use). */
 struct http *http_new(struct event_base *base, const struct config *config, struct metrics *m,
-		      struct err *e);
+                      struct err *e);
 
 /* Frees the server, closing every connection. Replies still owed must have been sent.
  * http_free(NULL) does nothing. */
@@ -42,7 +42,7 @@ int http_port(const struct http *h);
 /* Adds a route: exact `path` (kept) for the methods in `methods` (EVHTTP_REQ_* bits).
  * A second route on the same path adds methods. Returns 0 or -ENOMEM. */
 int http_route(struct http *h, const char *path, int methods, http_handler_fn *fn, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Stops accepting connections (for draining on SIGTERM). Idempotent. */
 void http_stop_listening(struct http *h);
@@ -56,6 +56,14 @@ enum evhttp_cmd_type http_req_method(const struct http_req *hr);
 /* The request id (from a sane X-Request-Id header, or generated). Valid until the reply. */
 const char *http_req_id(const struct http_req *hr);
 
+/* The value of request header `name` (case-insensitive), or NULL when absent or the client has
+ * gone. Valid until the reply. */
+const char *http_req_header(const struct http_req *hr, const char *name);
+
+/* Copies the request body into a new NUL-terminated buffer (caller frees) and its length.
+ * Returns 0, -ENOTCONN when the client has gone, or -ENOMEM. */
+int http_req_body(struct http_req *hr, char **out, size_t *len) __attribute__((warn_unused_result));
+
 /* Adds a response header (name and value copied), for example Retry-After. */
 void http_req_add_header(struct http_req *hr, const char *name, const char *value);
 
@@ -66,13 +74,13 @@ void http_reply_json(struct http_req *hr, int status, json_t *body);
 /* Replies {"error", "detail"?, "hint"?, "code"} and frees hr. Strings are borrowed; detail and
  * hint may be NULL. */
 void http_reply_error(struct http_req *hr, int status, const char *code, const char *error,
-		      const char *detail, const char *hint);
+                      const char *detail, const char *hint);
 
 /* Replies with e's status (400 when unset), code, message and detail; frees hr. */
 void http_reply_err(struct http_req *hr, const struct err *e);
 
 /* Replies with `len` bytes of `body` (copied) as `content_type` and frees hr. */
-void http_reply_text(struct http_req *hr, int status, const char *content_type,
-		     const char *body, size_t len);
+void http_reply_text(struct http_req *hr, int status, const char *content_type, const char *body,
+                     size_t len);
 
 #endif

@@ -23,7 +23,7 @@ int log_level_parse(const char *s, enum log_level *out);
 
 /* Writes one line; use the macros below instead. `module` and `fmt` are borrowed. */
 void log_write(enum log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 #define log_error(module, ...) log_write(LOG_LEVEL_ERROR, module, __VA_ARGS__)
 #define log_warn(module, ...)                                                                      \

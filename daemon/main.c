@@ -2,6 +2,8 @@
  * to the subcommand; only this file decides the exit code. */
 #include "cli.h"
 #include "cli_areas.h"
+#include "cli_ingest.h"
+#include "cli_token.h"
 #include "config.h"
 #include "migrate.h"
 #include "serve.h"
@@ -12,28 +14,35 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: wijkradar [--config PATH] COMMAND [OPTIONS]\n"
-	"\n"
-	"Finds needs that recur in one neighbourhood from anonymised case signals of\n"
-	"neighbourhood teams, and tells team leads when a collective answer may help.\n"
-	"\n"
-	"Commands:\n"
-	"  serve [--port-file PATH]         run the daemon (HTTP API, scheduled jobs)\n"
-	"  migrate                          apply pending database schema migrations\n"
-	"  areas import [--year YYYY] FILE  load areas (gemeenten, wijken, buurten) from CSV\n"
-	"  areas list [--year YYYY] [--municipality GMxxxx]\n"
-	"                                   print the area registry\n"
-	"  check-config                     validate the configuration and exit\n"
-	"\n"
-	"Options:\n"
-	"  -c, --config PATH         configuration file (default: $WIJKRADAR_CONFIG, else\n"
-	"                            built-in defaults); may also follow the command\n"
-	"      --print-default-config  print every configuration key with its default\n"
-	"  -V, --version             print version and schema version\n"
-	"  -h, --help                print this help\n"
-	"\n"
-	"Environment: WIJKRADAR_DATABASE overrides database.conninfo; libpq's PG* variables\n"
-	"apply. Exit status: 0 success, 1 failure, 2 usage error.\n";
+    "usage: wijkradar [--config PATH] COMMAND [OPTIONS]\n"
+    "\n"
+    "Finds needs that recur in one neighbourhood from anonymised case signals of\n"
+    "neighbourhood teams, and tells team leads when a collective answer may help.\n"
+    "\n"
+    "Commands:\n"
+    "  serve [--port-file PATH]         run the daemon (HTTP API, scheduled jobs)\n"
+    "  migrate                          apply pending database schema migrations\n"
+    "  areas import [--year YYYY] FILE  load areas (gemeenten, wijken, buurten) from CSV\n"
+    "  areas list [--year YYYY] [--municipality GMxxxx]\n"
+    "                                   print the area registry\n"
+    "  ingest [--url URL] [--batch-size N] [--source S --organisation O]\n"
+    "         [--format csv|protobuf] [--state FILE] FILE\n"
+    "                                   upload an export (token in $WIJKRADAR_TOKEN)\n"
+    "  token create --role ROLE --organisation ORG [--source SRC] [--name NAME]\n"
+    "               [--expires-days N]  make a bearer token (printed once)\n"
+    "  token list [--organisation ORG]  list tokens (never their values)\n"
+    "  token revoke ID                  revoke a token at once\n"
+    "  check-config                     validate the configuration and the pseudonym key\n"
+    "\n"
+    "Options:\n"
+    "  -c, --config PATH         configuration file (default: $WIJKRADAR_CONFIG, else\n"
+    "                            built-in defaults); may also follow the command\n"
+    "      --print-default-config  print every configuration key with its default\n"
+    "  -V, --version             print version and schema version\n"
+    "  -h, --help                print this help\n"
+    "\n"
+    "Environment: WIJKRADAR_DATABASE overrides database.conninfo; libpq's PG* variables\n"
+    "apply. Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 static int usage_error(const char *what)
 {
@@ -65,7 +74,7 @@ static void take_config_option(int *argc, char **argv, const char **config_path)
 static int run_serve(int argc, char **argv, struct config *c, const char *config_path)
 {
 	static const struct option opts[] = {{"port-file", required_argument, NULL, 'p'},
-					     {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	const char *port_file = NULL;
 	int opt;
 	optind = 1;
@@ -83,14 +92,29 @@ static int run_serve(int argc, char **argv, struct config *c, const char *config
 	return serve_run(c, config_path, port_file);
 }
 
+/* check-config: the file parses and validates, and the pseudonym key `serve` needs loads. */
+static int check_config(const struct config *c, const char *config_path)
+{
+	struct pseudonym_key *key = NULL;
+	struct err e;
+	err_clear(&e);
+	if (serve_load_pseudonym_key(c, &key, &e) < 0) {
+		cli_print_err(&e);
+		return 1;
+	}
+	pseudonym_key_free(key);
+	printf("configuration %s is valid\n", config_path != NULL ? config_path : "(defaults)");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"print-default-config", no_argument, NULL, 'P'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"print-default-config", no_argument, NULL, 'P'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *config_path = getenv("WIJKRADAR_CONFIG");
 	int opt;
@@ -123,8 +147,9 @@ int main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 &&
-	    strcmp(cmd, "areas") != 0 && strcmp(cmd, "check-config") != 0) {
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "areas") != 0 &&
+	    strcmp(cmd, "token") != 0 && strcmp(cmd, "ingest") != 0 &&
+	    strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "error: unrecognized command: \"%s\"\n\n%s", cmd, usage_text);
 		return 2;
 	}
@@ -136,12 +161,15 @@ int main(int argc, char **argv)
 		return run_serve(cargc, cargv, c, config_path);
 	if (strcmp(cmd, "migrate") == 0) {
 		rc = cargc == 1 ? (cli_migrate(c) == 0 ? 0 : 1)
-				: usage_error("\"migrate\" takes no arguments");
+		                : usage_error("\"migrate\" takes no arguments");
 	} else if (strcmp(cmd, "areas") == 0) {
 		rc = cli_areas(cargc, cargv, c);
+	} else if (strcmp(cmd, "token") == 0) {
+		rc = cli_token(cargc, cargv, c);
+	} else if (strcmp(cmd, "ingest") == 0) {
+		rc = cli_ingest(cargc, cargv, c);
 	} else {
-		printf("configuration %s is valid\n", config_path != NULL ? config_path : "(defaults)");
-		rc = 0;
+		rc = check_config(c, config_path);
 	}
 	config_free(c);
 	return rc;

@@ -9,13 +9,13 @@
 #include <string.h>
 
 static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-				 0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+                                 0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 struct series {
 	char *labels;
-	double value;                 /* counter or gauge; histogram: sum */
-	unsigned long long count;     /* histogram: observations */
+	double value;                         /* counter or gauge; histogram: sum */
+	unsigned long long count;             /* histogram: observations */
 	unsigned long long bucket[N_BUCKETS]; /* histogram: non-cumulative counts */
 };
 
@@ -79,13 +79,11 @@ static struct family *find_family(const struct metrics *m, const char *name)
 	return NULL;
 }
 
-int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
-		    const char *help)
+int metrics_declare(struct metrics *m, const char *name, enum metrics_type type, const char *help)
 {
 	if (find_family(m, name) != NULL)
 		return -EEXIST;
-	if (grow((void **)&m->families, &m->cap_families, m->n_families, sizeof(struct family)) <
-	    0)
+	if (grow((void **)&m->families, &m->cap_families, m->n_families, sizeof(struct family)) < 0)
 		return -ENOMEM;
 	struct family f = {.name = strdup(name), .help = strdup(help), .type = type};
 	if (f.name == NULL || f.help == NULL) {
@@ -99,7 +97,7 @@ int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
 
 /* Finds or creates the series name{labels} of a family of `type`; NULL with *r set. */
 static struct series *get_series(struct metrics *m, const char *name, enum metrics_type type,
-				 const char *labels, int *r)
+                                 const char *labels, int *r)
 {
 	struct family *f = find_family(m, name);
 	if (f == NULL || f->type != type) {
@@ -216,14 +214,14 @@ static const char *type_name(enum metrics_type type)
 
 /* "{labels}" or "" when there are none. */
 static void render_name(struct text *t, const char *name, const char *suffix, const char *labels,
-			const char *extra)
+                        const char *extra)
 {
 	int has = labels[0] != '\0';
 	int has_extra = extra != NULL && extra[0] != '\0';
 	text_printf(t, "%s%s", name, suffix);
 	if (has || has_extra)
 		text_printf(t, "{%s%s%s}", labels, has && has_extra ? "," : "",
-			    has_extra ? extra : "");
+		            has_extra ? extra : "");
 }
 
 char *metrics_render(const struct metrics *m)
@@ -233,7 +231,7 @@ char *metrics_render(const struct metrics *m)
 	for (size_t i = 0; i < m->n_families; i++) {
 		const struct family *f = &m->families[i];
 		text_printf(&t, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-			    type_name(f->type));
+		            type_name(f->type));
 		for (size_t j = 0; j < f->n_series; j++) {
 			const struct series *s = &f->series[j];
 			if (f->type != METRICS_HISTOGRAM) {

@@ -22,8 +22,7 @@ void metrics_free(struct metrics *m);
 
 /* Declares a family. `name` and `help` are kept (copied). Histograms use the fixed latency
  * buckets 1 ms .. 10 s. Returns 0, -EEXIST if declared already, or -ENOMEM. */
-int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
-		    const char *help);
+int metrics_declare(struct metrics *m, const char *name, enum metrics_type type, const char *help);
 
 /* Adds `delta` (>= 0) to the counter series name{labels}. `labels` is the inside of the
  * braces, already escaped, e.g. `route="/healthz",code="200"`, or "" for none (kept).

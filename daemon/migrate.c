@@ -13,11 +13,10 @@
 /* Advisory lock key: the ASCII bytes of "wijkradr". */
 static const char sql_lock[] = "SELECT pg_advisory_lock(8604525572781073522)";
 static const char sql_unlock[] = "SELECT pg_advisory_unlock(8604525572781073522)";
-static const char sql_bookkeeping[] =
-	"CREATE TABLE IF NOT EXISTS schema_migrations ("
-	" version integer PRIMARY KEY,"
-	" name text NOT NULL,"
-	" applied_at timestamptz NOT NULL DEFAULT now())";
+static const char sql_bookkeeping[] = "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                      " version integer PRIMARY KEY,"
+                                      " name text NOT NULL,"
+                                      " applied_at timestamptz NOT NULL DEFAULT now())";
 static const char sql_current[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 /* $1 version, $2 name */
 static const char sql_record[] = "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)";
@@ -29,11 +28,11 @@ int migrate_latest_version(void)
 
 /* Runs one statement; on failure fills e with `what` and the server's message. */
 static int exec(PGconn *conn, const char *sql, int n, const char *const *params, PGresult **out,
-		const char *what, struct err *e)
+                const char *what, struct err *e)
 {
 	/* PQexec for parameterless text: a migration file holds several statements. */
-	PGresult *res = n == 0 ? PQexec(conn, sql)
-			       : PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *res =
+	    n == 0 ? PQexec(conn, sql) : PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
 		const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn);
@@ -76,8 +75,8 @@ int migrate_apply(PGconn *conn, int *applied, int *version, struct err *e)
 		goto out;
 	if (cur > migrate_latest_version()) {
 		err_set(e, 0, "schema_too_new",
-			"database schema version %d is newer than this binary's (%d)", cur,
-			migrate_latest_version());
+		        "database schema version %d is newer than this binary's (%d)", cur,
+		        migrate_latest_version());
 		err_detail(e, "Run a wijkradar release that knows schema version %d.", cur);
 		r = -EPROTO;
 		goto out;

@@ -17,6 +17,6 @@ int migrate_latest_version(void);
  * version now in place. Fails with -EIO (database error; `e` says which migration and why)
  * or -EPROTO when the database is newer than this binary. */
 int migrate_apply(PGconn *conn, int *applied, int *version, struct err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

@@ -3,6 +3,7 @@
 #include "serve.h"
 
 #include "api_health.h"
+#include "api_ingest.h"
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
@@ -23,12 +24,12 @@ static const char metric_reloads[] = "wijkradar_config_reloads_total";
 static struct db_pool_params pool_params(const struct config *c)
 {
 	struct db_pool_params p = {
-		.conn = {.conninfo = c->db_conninfo,
-			 .connect_timeout_s = c->db_connect_timeout_s,
-			 .reconnect_min_ms = c->db_reconnect_min_ms,
-			 .reconnect_max_ms = c->db_reconnect_max_ms},
-		.size = c->db_pool_size,
-		.queue_max = c->db_queue_max,
+	    .conn = {.conninfo = c->db_conninfo,
+	             .connect_timeout_s = c->db_connect_timeout_s,
+	             .reconnect_min_ms = c->db_reconnect_min_ms,
+	             .reconnect_max_ms = c->db_reconnect_max_ms},
+	    .size = c->db_pool_size,
+	    .queue_max = c->db_queue_max,
 	};
 	return p;
 }
@@ -56,7 +57,7 @@ static void reload(struct daemon *d)
 	if (r < 0) {
 		config_free(fresh);
 		log_error("config", "could not reload configuration: %s; keeping the old one",
-			  r == -ENOMEM ? "out of memory" : e.msg);
+		          r == -ENOMEM ? "out of memory" : e.msg);
 		metrics_counter_add(d->metrics, metric_reloads, "result=\"failure\"", 1);
 		return;
 	}
@@ -76,9 +77,9 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	int n = http_n_inflight(d->http);
-	bool late = now.tv_sec > d->drain_deadline.tv_sec ||
-		    (now.tv_sec == d->drain_deadline.tv_sec &&
-		     now.tv_nsec >= d->drain_deadline.tv_nsec);
+	bool late =
+	    now.tv_sec > d->drain_deadline.tv_sec ||
+	    (now.tv_sec == d->drain_deadline.tv_sec && now.tv_nsec >= d->drain_deadline.tv_nsec);
 	if (n == 0 || late) {
 		if (n > 0)
 			log_warn("daemon", "shutdown grace period over; abandoning %d requests", n);
@@ -94,7 +95,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 	if (sig == SIGHUP) {
 		log_info("config", "SIGHUP received, reloading \"%s\"",
-			 d->config_path != NULL ? d->config_path : "(defaults)");
+		         d->config_path != NULL ? d->config_path : "(defaults)");
 		reload(d);
 		return;
 	}
@@ -105,7 +106,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	d->stopping = true;
 	log_info("daemon", "%s received: stopping, %d requests in flight",
-		 sig == SIGTERM ? "SIGTERM" : "SIGINT", http_n_inflight(d->http));
+	         sig == SIGTERM ? "SIGTERM" : "SIGINT", http_n_inflight(d->http));
 	http_stop_listening(d->http);
 	clock_gettime(CLOCK_MONOTONIC, &d->drain_deadline);
 	d->drain_deadline.tv_sec += d->config->shutdown_grace_s;
@@ -158,7 +159,7 @@ static int start(struct daemon *d)
 	if (d->base == NULL || d->metrics == NULL)
 		return -ENOMEM;
 	if (metrics_declare(d->metrics, metric_reloads, METRICS_COUNTER,
-			    "Configuration reloads on SIGHUP, by result") < 0 ||
+	                    "Configuration reloads on SIGHUP, by result") < 0 ||
 	    metrics_counter_add(d->metrics, metric_reloads, "result=\"success\"", 0) < 0 ||
 	    metrics_counter_add(d->metrics, metric_reloads, "result=\"failure\"", 0) < 0)
 		return -ENOMEM;
@@ -173,6 +174,9 @@ static int start(struct daemon *d)
 	}
 	if (api_health_start(d) < 0)
 		return -ENOMEM;
+	d->ingest = api_ingest_start(d);
+	if (d->ingest == NULL)
+		return -ENOMEM;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
@@ -185,12 +189,16 @@ static int start(struct daemon *d)
 		int r = write_port_file(d->port_file, http_port(d->http));
 		if (r < 0) {
 			fprintf(stderr, "error: could not write port file \"%s\": %s\n",
-				d->port_file, strerror(-r));
+			        d->port_file, strerror(-r));
 			return r;
 		}
 	}
-	log_info("http", "listening on %s (port %d)", d->config->http_listen,
-		 http_port(d->http));
+	char host[256];
+	int port;
+	if (config_parse_listen(d->config->http_listen, host, sizeof(host), &port) == 0)
+		log_info("http",
+		         strchr(host, ':') != NULL ? "listening on [%s]:%d" : "listening on %s:%d",
+		         host, http_port(d->http));
 	return 0;
 }
 
@@ -207,25 +215,43 @@ static void stop(struct daemon *d)
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	db_pool_free(d->db);
+	api_ingest_free(d->ingest);
 	http_free(d->http);
+	pseudonym_key_free(d->pseudonym_key);
 	metrics_free(d->metrics);
 	if (d->base != NULL)
 		event_base_free(d->base);
 	config_free(d->config);
 }
 
+int serve_load_pseudonym_key(const struct config *c, struct pseudonym_key **out, struct err *e)
+{
+	int r =
+	    pseudonym_key_load(c->pseudonym_key_file, getenv("WIJKRADAR_PSEUDONYM_KEY"), out, e);
+	if (r == -ENOMEM)
+		err_set(e, 0, "internal", "out of memory loading the pseudonym key");
+	return r;
+}
+
 int serve_run(struct config *config, const char *config_path, const char *port_file)
 {
 	struct daemon d = {.config = config,
-			   .config_path = config_path,
-			   .port_file = port_file,
-			   .started_at = time(NULL)};
+	                   .config_path = config_path,
+	                   .port_file = port_file,
+	                   .started_at = time(NULL)};
 	int rc = 0;
 	apply_log_level(config);
 	/* GSL's default handler aborts the process; analyzers check status codes instead. */
 	gsl_set_error_handler_off();
 	/* A client that hangs up must not kill the daemon with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
+	struct err e;
+	err_clear(&e);
+	if (serve_load_pseudonym_key(config, &d.pseudonym_key, &e) < 0) {
+		cli_print_err(&e);
+		rc = 1;
+		goto out;
+	}
 	if (config->db_migrate_on_start && migrate_at_start(config) < 0) {
 		rc = 1;
 		goto out;
@@ -238,7 +264,7 @@ int serve_run(struct config *config, const char *config_path, const char *port_f
 		goto out;
 	}
 	log_info("daemon", "wijkradar %s started (schema %d, pid %ld)", WR_VERSION,
-		 migrate_latest_version(), (long)getpid());
+	         migrate_latest_version(), (long)getpid());
 	if (event_base_dispatch(d.base) < 0) {
 		log_error("daemon", "event loop failed");
 		rc = 1;

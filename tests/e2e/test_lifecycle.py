@@ -4,6 +4,7 @@ and starting without a database."""
 import re
 import signal
 import socket
+import threading
 
 import pytest
 
@@ -81,12 +82,26 @@ def test_default_config_is_accepted(db, daemon, tmp_path):
     assert n == 1, f"expected one active conninfo line:\n{proc.stdout}"
     text, n = re.subn(r"(?m)^listen\s*=.*$", "listen = 127.0.0.1:0", text)
     assert n == 1, f"expected one active listen line:\n{proc.stdout}"
+    # The one thing with no default: the pseudonym key, here from the environment.
     config = tmp_path / "default.conf"
     config.write_text(text)
-    d = daemon(config)
+    d = daemon(config, env={"WIJKRADAR_PSEUDONYM_KEY": "k" * 32})
     assert d.get("/healthz").status == 200
-    assert d.get("/readyz").status == 200
+    wrtest.wait_until("/readyz to answer 200", lambda: d.get("/readyz").status == 200)
     d.stop()
+
+
+def test_serve_refuses_to_start_without_pseudonym_key(make_config, daemon):
+    config = make_config({"privacy": {"pseudonym_key_file": None}})
+    proc = wrtest.run_wr("serve", "--config", str(config), env=wrtest.daemon_env())
+    assert proc.returncode == 1, wrtest.describe_run(proc)
+    assert "no pseudonym key" in proc.stderr, wrtest.describe_run(proc)
+    short = config.parent / "short.key"
+    short.write_text("too short\n")
+    config = make_config({"privacy": {"pseudonym_key_file": str(short)}})
+    proc = wrtest.run_wr("check-config", "--config", str(config), env=wrtest.daemon_env())
+    assert proc.returncode == 1, wrtest.describe_run(proc)
+    assert "too short" in proc.stderr and "9 bytes" in proc.stderr, wrtest.describe_run(proc)
 
 
 def test_sighup_with_broken_config_keeps_serving(make_config, daemon):
@@ -132,8 +147,9 @@ def test_sighup_with_good_config_reloads(make_config, daemon):
 
 def test_sigterm_exits_cleanly(make_config, daemon):
     d = daemon(make_config())
-    assert re.search(rf"info: http: listening on 127\.0\.0\.1:{d.port}\b", d.stderr()), (
-        f"no 'listening on 127.0.0.1:{d.port}' log line\n{d.stderr()}")
+    # The log names the port that was bound, not only the configured port 0.
+    assert re.search(rf"^info: http: listening on 127\.0\.0\.1:.*\b{d.port}\b", d.stderr(),
+                     re.M), f"no 'listening on' log line naming port {d.port}\n{d.stderr()}"
     assert d.get("/healthz").status == 200
     d.stop()
     with pytest.raises(OSError):
@@ -154,6 +170,58 @@ def test_sigterm_with_idle_and_partial_connections(make_config, daemon):
     finally:
         idle.close()
         partial.close()
+
+
+def test_sigterm_finishes_request_in_flight(db, make_config, daemon):
+    """A /readyz that waits on a table lock is in flight when SIGTERM arrives: the daemon stops
+    accepting connections, still answers it once the lock goes, then exits with status 0.
+    daemon.readiness_timeout_ms is raised so that /readyz waits for the lock, not gives up."""
+    d = daemon(make_config({"daemon": {"shutdown_grace_s": "60",
+                                       "readiness_timeout_ms": "60000"}}))
+    holder = db.cluster.connect(db.name)
+    holder.autocommit = False
+    result = {}
+
+    def client():
+        try:
+            result["r"] = d.request("GET", "/readyz", timeout=90)
+        except BaseException as e:  # pytest.fail in a thread: keep it for the main thread
+            result["e"] = e
+
+    thread = threading.Thread(target=client)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLE schema_migrations IN ACCESS EXCLUSIVE MODE")
+        thread.start()
+        waiting = ("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                   "AND wait_event_type = 'Lock' AND query LIKE '%%schema_migrations%%'")
+        wrtest.wait_until("the /readyz query to wait on the lock",
+                          lambda: db.scalar(waiting, (db.name,)) == 1,
+                          describe=lambda: wrtest.tail(d.stderr()))
+        d.signal(signal.SIGTERM)
+
+        def refused():
+            try:
+                socket.create_connection(("127.0.0.1", d.port), timeout=5).close()
+            except ConnectionRefusedError:
+                return True
+            return False
+
+        wrtest.wait_until("the daemon to stop accepting connections", refused,
+                          describe=lambda: wrtest.tail(d.stderr()))
+        assert d.running(), f"the daemon exited with a request in flight\n{d.stderr()}"
+    finally:
+        holder.rollback()
+        holder.close()
+    thread.join(wrtest.HTTP_TIMEOUT_S * 6)
+    assert not thread.is_alive(), "the in-flight /readyz got no reply"
+    if "e" in result:
+        raise result["e"]
+    r = result["r"]
+    assert r.status == 200, f"the in-flight request was not finished properly\n{r.describe()}"
+    assert r.json().get("status") == "ready", r.describe()
+    rc = d.wait_exit()
+    assert rc == 0, f"exit status {rc} after SIGTERM\n{wrtest.tail(d.stderr())}"
 
 
 def test_unreachable_database_is_fatal(tmp_path, make_config):

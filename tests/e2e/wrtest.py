@@ -118,6 +118,8 @@ def default_config(conninfo):
         "http": {"listen": "127.0.0.1:0", "max_body_bytes": "8388608", "timeout_s": "30"},
         "database": {"conninfo": conninfo, "pool_size": "4", "reconnect_min_ms": "100",
                      "reconnect_max_ms": "2000", "migrate_on_start": "true"},
+        "privacy": {"pseudonym_key_file": str(source_root() / "tests" / "data" /
+                                              "test-pseudonym.key")},
         "log": {"level": "info"},
         "daemon": {"shutdown_grace_s": "10"},
     }
