@@ -14,9 +14,9 @@ static const char *const role_names[] = {"source", "teamlead", "analyst", "admin
 
 /* $1 SHA-256 of the token, hex */
 static const char sql_lookup[] =
-	"SELECT id, role, organisation, coalesce(source, '') FROM api_token"
-	" WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL"
-	" AND (expires_at IS NULL OR expires_at > now())";
+    "SELECT id, role, organisation, coalesce(source, '') FROM api_token"
+    " WHERE token_hash = decode($1, 'hex') AND revoked_at IS NULL"
+    " AND (expires_at IS NULL OR expires_at > now())";
 
 static void to_hex(const unsigned char *in, size_t n, char *out)
 {

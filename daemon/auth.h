@@ -49,6 +49,6 @@ typedef void auth_fn(void *arg, int status, const struct auth_principal *p);
  * db_pool_query does. A missing or malformed header is reported through `cb` as -EACCES too.
  * `authorization` is borrowed. */
 int auth_check(struct db_pool *pool, const char *authorization, auth_fn *cb, void *arg)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

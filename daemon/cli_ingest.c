@@ -59,14 +59,14 @@ enum col {
 	N_COLS,
 };
 
-static const char *const col_names[N_COLS] = {
-	"signal_id", "team",  "area_code", "area_year",  "iso_week", "subject",
-	"age_band",  "trajectory", "kind", "theme", "mode", "instrument",
-	"domain",    "phase", "score",     "event"};
+static const char *const col_names[N_COLS] = {"signal_id", "team",    "area_code", "area_year",
+                                              "iso_week",  "subject", "age_band",  "trajectory",
+                                              "kind",      "theme",   "mode",      "instrument",
+                                              "domain",    "phase",   "score",     "event"};
 
 /* Short CSV spellings of the enums, indexed by their wire numbers (0 = none). */
 static const char *const age_bands[] = {"",      "0-11",  "12-17", "18-26",
-					"27-44", "45-64", "65-74", "75+"};
+                                        "27-44", "45-64", "65-74", "75+"};
 static const char *const kinds[] = {"", "need", "contact", "outcome", "trajectory"};
 static const char *const modes[] = {"", "individual", "online", "group"};
 static const char *const phases[] = {"", "intake", "intermediate", "end", "follow_up"};
@@ -116,13 +116,13 @@ static int read_header(struct reader *rd, char *msg, size_t size)
 		}
 	}
 	rd->n_header = n;
-	const enum col required[] = {COL_SIGNAL_ID, COL_TEAM,    COL_AREA_CODE, COL_AREA_YEAR,
-				     COL_ISO_WEEK,  COL_SUBJECT, COL_AGE_BAND,  COL_KIND,
-				     COL_THEME};
+	const enum col required[] = {COL_SIGNAL_ID, COL_TEAM,     COL_AREA_CODE,
+	                             COL_AREA_YEAR, COL_ISO_WEEK, COL_SUBJECT,
+	                             COL_AGE_BAND,  COL_KIND,     COL_THEME};
 	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if (rd->col[required[i]] < 0) {
 			snprintf(msg, size, "line %d: missing column \"%s\"", line,
-				 col_names[required[i]]);
+			         col_names[required[i]]);
 			return -EINVAL;
 		}
 	}
@@ -131,7 +131,7 @@ static int read_header(struct reader *rd, char *msg, size_t size)
 
 /* Fills *s from one CSV record. Returns 0, or -EINVAL with "column: reason" in msg. */
 static int convert(struct reader *rd, char **fields, size_t n, struct signal *s, char *msg,
-		   size_t size)
+                   size_t size)
 {
 	const char *v[N_COLS];
 	if (n != rd->n_header) {
@@ -140,11 +140,11 @@ static int convert(struct reader *rd, char **fields, size_t n, struct signal *s,
 	}
 	for (int c = 0; c < N_COLS; c++)
 		v[c] = rd->col[c] >= 0 ? fields[rd->col[c]] : "";
-	const enum col strings[] = {COL_SIGNAL_ID, COL_TEAM,   COL_AREA_CODE,  COL_ISO_WEEK,
-				    COL_SUBJECT,   COL_THEME,  COL_TRAJECTORY, COL_INSTRUMENT,
-				    COL_DOMAIN};
-	char **slots[] = {&s->signal_id, &s->team,  &s->area_code,  &s->iso_week, &s->subject,
-			  &s->theme,     &s->trajectory, &s->instrument, &s->domain};
+	const enum col strings[] = {COL_SIGNAL_ID,  COL_TEAM,       COL_AREA_CODE,
+	                            COL_ISO_WEEK,   COL_SUBJECT,    COL_THEME,
+	                            COL_TRAJECTORY, COL_INSTRUMENT, COL_DOMAIN};
+	char **slots[] = {&s->signal_id, &s->team,       &s->area_code,  &s->iso_week, &s->subject,
+	                  &s->theme,     &s->trajectory, &s->instrument, &s->domain};
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		if (batch_set_string(slots[i], v[strings[i]]) < 0)
 			return -ENOMEM;
@@ -162,17 +162,17 @@ static int convert(struct reader *rd, char **fields, size_t n, struct signal *s,
 		const char *const *names;
 		size_t n;
 	} enums[] = {
-		{COL_AGE_BAND, &s->age_band, age_bands, sizeof(age_bands) / sizeof(age_bands[0])},
-		{COL_KIND, (int *)&s->kind, kinds, sizeof(kinds) / sizeof(kinds[0])},
-		{COL_MODE, &s->mode, modes, sizeof(modes) / sizeof(modes[0])},
-		{COL_PHASE, &s->phase, phases, sizeof(phases) / sizeof(phases[0])},
-		{COL_EVENT, &s->event, events, sizeof(events) / sizeof(events[0])},
+	    {COL_AGE_BAND, &s->age_band, age_bands, sizeof(age_bands) / sizeof(age_bands[0])},
+	    {COL_KIND, (int *)&s->kind, kinds, sizeof(kinds) / sizeof(kinds[0])},
+	    {COL_MODE, &s->mode, modes, sizeof(modes) / sizeof(modes[0])},
+	    {COL_PHASE, &s->phase, phases, sizeof(phases) / sizeof(phases[0])},
+	    {COL_EVENT, &s->event, events, sizeof(events) / sizeof(events[0])},
 	};
 	for (size_t i = 0; i < sizeof(enums) / sizeof(enums[0]); i++) {
 		int k = lookup(v[enums[i].col], enums[i].names, enums[i].n);
 		if (k < 0) {
 			snprintf(msg, size, "%s: unrecognized value \"%.20s\"",
-				 col_names[enums[i].col], v[enums[i].col]);
+			         col_names[enums[i].col], v[enums[i].col]);
 			return -EINVAL;
 		}
 		*enums[i].slot = k;
@@ -254,12 +254,13 @@ static long long state_read(const struct options *o, const struct state *now)
 	if (f == NULL)
 		return 0;
 	int n = fscanf(f, "wijkradar-ingest-state 1 size=%lld mtime=%lld acknowledged=%lld",
-		       &st.size, &st.mtime, &st.acknowledged);
+	               &st.size, &st.mtime, &st.acknowledged);
 	fclose(f);
 	if (n != 3 || st.size != now->size || st.mtime != now->mtime || st.acknowledged < 0) {
-		fprintf(stderr, "ingest: state file \"%s\" is for another version of the file; "
-				"starting from the beginning\n",
-			o->state);
+		fprintf(stderr,
+		        "ingest: state file \"%s\" is for another version of the file; "
+		        "starting from the beginning\n",
+		        o->state);
 		return 0;
 	}
 	return st.acknowledged;
@@ -273,14 +274,14 @@ static void state_write(const struct options *o, const struct state *st)
 	FILE *f = fopen(tmp, "w");
 	if (f == NULL) {
 		fprintf(stderr, "warning: could not write state file \"%s\": %s\n", tmp,
-			strerror(errno));
+		        strerror(errno));
 		return;
 	}
 	fprintf(f, "wijkradar-ingest-state 1 size=%lld mtime=%lld acknowledged=%lld\n", st->size,
-		st->mtime, st->acknowledged);
+	        st->mtime, st->acknowledged);
 	if (fclose(f) != 0 || rename(tmp, o->state) != 0)
 		fprintf(stderr, "warning: could not write state file \"%s\": %s\n", o->state,
-			strerror(errno));
+		        strerror(errno));
 }
 
 /* ---- sending ---- */
@@ -317,7 +318,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 /* Posts one encoded batch; returns the HTTP status, or -1 for a network error (printed in
  * `why`). The response body is in r (caller frees r->body). */
 static long post(CURL *curl, const struct options *o, struct curl_slist *headers,
-		 const uint8_t *body, size_t len, struct response *r, char *why, size_t why_size)
+                 const uint8_t *body, size_t len, struct response *r, char *why, size_t why_size)
 {
 	char url[1024];
 	long status = -1;
@@ -367,8 +368,8 @@ struct totals {
 };
 
 /* Prints the rejections of a 422 answer with the file's line numbers. */
-static void print_rejections(const struct options *o, json_t *reply, const long *lines,
-			     size_t n, bool csv)
+static void print_rejections(const struct options *o, json_t *reply, const long *lines, size_t n,
+                             bool csv)
 {
 	json_t *arr = json_object_get(reply, "rejected");
 	size_t i;
@@ -381,18 +382,18 @@ static void print_rejections(const struct options *o, json_t *reply, const long 
 		if (idx < 0 || (size_t)idx >= n)
 			continue;
 		fprintf(stderr, "%s: %s %ld: %s: %s\n", o->file, csv ? "line" : "signal",
-			lines[idx], field != NULL ? field : "?", reason != NULL ? reason : "?");
+		        lines[idx], field != NULL ? field : "?", reason != NULL ? reason : "?");
 	}
 	json_int_t total = json_integer_value(json_object_get(reply, "rejected_count"));
 	if (total > (json_int_t)json_array_size(arr))
 		fprintf(stderr, "%s: ... and %lld more in this batch\n", o->file,
-			(long long)(total - (json_int_t)json_array_size(arr)));
+		        (long long)(total - (json_int_t)json_array_size(arr)));
 }
 
 /* Sends one chunk until it is answered for good. Returns 0 (stored), 1 (rejected), or -1
  * (failed: printed; stop). */
 static int send_chunk(CURL *curl, struct curl_slist *headers, const struct options *o,
-		      struct batch *b, const long *lines, struct totals *t)
+                      struct batch *b, const long *lines, struct totals *t)
 {
 	uint8_t *body = NULL;
 	size_t len = 0;
@@ -416,7 +417,7 @@ static int send_chunk(CURL *curl, struct curl_slist *headers, const struct optio
 			rc = 1;
 		} else if (retryable(status) && attempt < o->max_retries) {
 			fprintf(stderr, "ingest: batch %s: %s; retrying\n", b->batch_id,
-				status < 0 ? why : "the daemon is busy or unavailable");
+			        status < 0 ? why : "the daemon is busy or unavailable");
 			json_decref(reply);
 			free(r.body);
 			backoff(attempt, r.retry_after_s);
@@ -427,10 +428,11 @@ static int send_chunk(CURL *curl, struct curl_slist *headers, const struct optio
 			if (status < 0)
 				fprintf(stderr, "error: could not reach %s: %s\n", o->url, why);
 			else
-				fprintf(stderr, "error: batch %s: HTTP %ld: %s\n%s%s%s", b->batch_id,
-					status, err != NULL ? err : "(no error message)",
-					detail != NULL ? "DETAIL: " : "", detail != NULL ? detail : "",
-					detail != NULL ? "\n" : "");
+				fprintf(stderr, "error: batch %s: HTTP %ld: %s\n%s%s%s",
+				        b->batch_id, status,
+				        err != NULL ? err : "(no error message)",
+				        detail != NULL ? "DETAIL: " : "",
+				        detail != NULL ? detail : "", detail != NULL ? "\n" : "");
 		}
 		json_decref(reply);
 		free(r.body);
@@ -453,17 +455,17 @@ static int usage(void)
 }
 
 static int parse_options(int argc, char **argv, const struct config *c, struct options *o,
-			 char *url_buf, size_t url_size)
+                         char *url_buf, size_t url_size)
 {
 	static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
-					     {"batch-size", required_argument, NULL, 'b'},
-					     {"source", required_argument, NULL, 's'},
-					     {"organisation", required_argument, NULL, 'o'},
-					     {"format", required_argument, NULL, 'f'},
-					     {"state", required_argument, NULL, 'S'},
-					     {"max-retries", required_argument, NULL, 'r'},
-					     {"timeout-s", required_argument, NULL, 't'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"batch-size", required_argument, NULL, 'b'},
+	                                     {"source", required_argument, NULL, 's'},
+	                                     {"organisation", required_argument, NULL, 'o'},
+	                                     {"format", required_argument, NULL, 'f'},
+	                                     {"state", required_argument, NULL, 'S'},
+	                                     {"max-retries", required_argument, NULL, 'r'},
+	                                     {"timeout-s", required_argument, NULL, 't'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *format = NULL;
 	int opt;
 	memset(o, 0, sizeof(*o));
@@ -542,7 +544,7 @@ static int open_reader(struct reader *rd, const struct options *o)
 		rd->csv = csvread_new(rd->f);
 		if (rd->csv == NULL || read_header(rd, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "error: %s: %s\n", o->file,
-				rd->csv == NULL ? "out of memory" : msg);
+			        rd->csv == NULL ? "out of memory" : msg);
 			return -1;
 		}
 		return 0;
@@ -571,7 +573,7 @@ static int open_reader(struct reader *rd, const struct options *o)
 	free(data);
 	if (r < 0) {
 		fprintf(stderr, "error: %s: not a valid SignalBatch file: %s%s%s\n", o->file,
-			ce.field, ce.field[0] != '\0' ? ": " : "", ce.msg);
+		        ce.field, ce.field[0] != '\0' ? ": " : "", ce.msg);
 		return -1;
 	}
 	return 0;
@@ -674,13 +676,14 @@ int cli_ingest(int argc, char **argv, const struct config *c)
 			st.acknowledged = t.sent + skipped;
 			state_write(&o, &st);
 		}
-		fprintf(stderr, "ingest: %lld signals sent in %lld batches: %lld stored, %lld "
-				"duplicates, %lld rejected\n",
-			t.sent, t.batches, t.stored, t.duplicates, t.rejected);
+		fprintf(stderr,
+		        "ingest: %lld signals sent in %lld batches: %lld stored, %lld "
+		        "duplicates, %lld rejected\n",
+		        t.sent, t.batches, t.stored, t.duplicates, t.rejected);
 	}
 	if (skipped > 0)
 		fprintf(stderr, "ingest: skipped %ld signals acknowledged in an earlier run\n",
-			skipped);
+		        skipped);
 	printf("ingest: %s: %lld signals in %lld batches: %lld stored, %lld duplicates, %lld "
 	       "rejected%s\n",
 	       o.file, t.sent, t.batches, t.stored, t.duplicates, t.rejected + bad_local,

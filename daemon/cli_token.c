@@ -11,22 +11,22 @@
 
 /* $1 name, $2 role, $3 organisation, $4 source or NULL, $5 hash hex, $6 days valid or NULL */
 static const char sql_create[] =
-	"INSERT INTO api_token (name, role, organisation, source, token_hash, expires_at)"
-	" VALUES ($1, $2, $3, $4, decode($5, 'hex'),"
-	" now() + make_interval(days => $6::int)) RETURNING id";
+    "INSERT INTO api_token (name, role, organisation, source, token_hash, expires_at)"
+    " VALUES ($1, $2, $3, $4, decode($5, 'hex'),"
+    " now() + make_interval(days => $6::int)) RETURNING id";
 
 /* $1 organisation or NULL */
 static const char sql_list[] =
-	"SELECT id, role, organisation, coalesce(source, '-'), name,"
-	" to_char(created_at, 'YYYY-MM-DD'), coalesce(to_char(expires_at, 'YYYY-MM-DD'), '-'),"
-	" CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
-	" WHEN expires_at IS NOT NULL AND expires_at <= now() THEN 'expired' ELSE 'active' END"
-	" FROM api_token WHERE $1::text IS NULL OR organisation = $1 ORDER BY id";
+    "SELECT id, role, organisation, coalesce(source, '-'), name,"
+    " to_char(created_at, 'YYYY-MM-DD'), coalesce(to_char(expires_at, 'YYYY-MM-DD'), '-'),"
+    " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
+    " WHEN expires_at IS NOT NULL AND expires_at <= now() THEN 'expired' ELSE 'active' END"
+    " FROM api_token WHERE $1::text IS NULL OR organisation = $1 ORDER BY id";
 
 /* $1 id */
 static const char sql_revoke[] =
-	"UPDATE api_token SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::bigint"
-	" RETURNING id";
+    "UPDATE api_token SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1::bigint"
+    " RETURNING id";
 
 static int usage(void)
 {
@@ -41,7 +41,7 @@ static int usage(void)
 
 /* Runs one statement; prints the server's message on failure. NULL on failure. */
 static PGresult *run(PGconn *conn, const char *sql, int n, const char *const *params,
-		     const char *what)
+                     const char *what)
 {
 	PGresult *res = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
@@ -67,11 +67,11 @@ static PGconn *open_db(const struct config *c)
 static int create(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
-					     {"organisation", required_argument, NULL, 'o'},
-					     {"source", required_argument, NULL, 's'},
-					     {"name", required_argument, NULL, 'n'},
-					     {"expires-days", required_argument, NULL, 'e'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"organisation", required_argument, NULL, 'o'},
+	                                     {"source", required_argument, NULL, 's'},
+	                                     {"name", required_argument, NULL, 'n'},
+	                                     {"expires-days", required_argument, NULL, 'e'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *role = NULL, *org = NULL, *source = NULL, *name = NULL, *days = NULL;
 	enum auth_role r;
 	int opt;
@@ -117,15 +117,16 @@ static int create(int argc, char **argv, const struct config *c)
 		return 1;
 	char default_name[160];
 	snprintf(default_name, sizeof(default_name), "%s %s%s%s", role, org,
-		 source != NULL ? " " : "", source != NULL ? source : "");
+	         source != NULL ? " " : "", source != NULL ? source : "");
 	const char *params[] = {name != NULL ? name : default_name, role, org, source, hash, days};
 	PGresult *res = run(conn, sql_create, 6, params, "could not create token");
 	int rc = 1;
 	if (res != NULL) {
-		fprintf(stderr, "created token %s (role %s, organisation %s%s%s); it is shown only "
-				"once:\n",
-			PQgetvalue(res, 0, 0), role, org, source != NULL ? ", source " : "",
-			source != NULL ? source : "");
+		fprintf(stderr,
+		        "created token %s (role %s, organisation %s%s%s); it is shown only "
+		        "once:\n",
+		        PQgetvalue(res, 0, 0), role, org, source != NULL ? ", source " : "",
+		        source != NULL ? source : "");
 		printf("%s\n", token);
 		rc = 0;
 	}
@@ -137,7 +138,7 @@ static int create(int argc, char **argv, const struct config *c)
 static int list(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"organisation", required_argument, NULL, 'o'},
-					     {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	const char *params[] = {NULL};
 	int opt;
 	optind = 1;

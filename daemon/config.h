@@ -26,6 +26,7 @@ struct config {
 	int ingest_max_signals;
 	int ingest_max_inflight;
 	int ingest_max_age_weeks;
+	int ingest_timeout_s;
 	char *log_level;
 	int shutdown_grace_s;
 	int readiness_timeout_ms;

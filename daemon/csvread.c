@@ -76,7 +76,7 @@ void csvread_free(struct csvread *r)
 }
 
 int csvread_next(struct csvread *r, char ***fields, size_t *n_fields, int *line, int *column,
-		 char *msg, size_t msg_size)
+                 char *msg, size_t msg_size)
 {
 	ssize_t len;
 	*column = -1;
@@ -97,10 +97,10 @@ int csvread_next(struct csvread *r, char ***fields, size_t *n_fields, int *line,
 		if (csv_parse(&r->csv, text, (size_t)len, on_field, on_record, r) != (size_t)len ||
 		    csv_fini(&r->csv, on_field, on_record, r) != 0) {
 			snprintf(msg, msg_size, "%s",
-				 csv_error(&r->csv) == CSV_EPARSE
-					 ? "malformed quoting (a quote left open, or a quote "
-					   "inside an unquoted field)"
-					 : csv_strerror(csv_error(&r->csv)));
+			         csv_error(&r->csv) == CSV_EPARSE
+			             ? "malformed quoting (a quote left open, or a quote "
+			               "inside an unquoted field)"
+			             : csv_strerror(csv_error(&r->csv)));
 			*column = (int)r->n_fields;
 			/* Make the parser usable again for a caller that goes on. */
 			csv_fini(&r->csv, NULL, NULL, NULL);

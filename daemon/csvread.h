@@ -24,6 +24,6 @@ void csvread_free(struct csvread *r);
  * (-1 for the whole line) and a reason in msg (for example "malformed quoting"); -EIO when
  * reading failed; -ENOMEM. */
 int csvread_next(struct csvread *r, char ***fields, size_t *n_fields, int *line, int *column,
-		 char *msg, size_t msg_size) __attribute__((warn_unused_result));
+                 char *msg, size_t msg_size) __attribute__((warn_unused_result));
 
 #endif

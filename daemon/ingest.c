@@ -136,15 +136,15 @@ int ingest_check_batch(const struct batch *b, struct err *e)
 		const char *name;
 		const char *value;
 	} fields[] = {
-		{"source", b->source},
-		{"organisation", b->organisation},
-		{"batch_id", b->batch_id},
+	    {"source", b->source},
+	    {"organisation", b->organisation},
+	    {"batch_id", b->batch_id},
 	};
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		const char *why = check_code(fields[i].value, true);
 		if (why != NULL)
 			return err_set(e, 422, "invalid_batch", "field \"%s\" %s", fields[i].name,
-				       why);
+			               why);
 	}
 	if (b->n_signals == 0)
 		return err_set(e, 422, "empty_batch", "batch has no signals");
@@ -153,7 +153,7 @@ int ingest_check_batch(const struct batch *b, struct err *e)
 
 /* The first problem of one signal, as (field, reason), or false when it is valid. */
 static bool signal_problem(const struct signal *s, const struct ingest_params *p,
-			   const char **field, const char **reason, char *buf, size_t size)
+                           const char **field, const char **reason, char *buf, size_t size)
 {
 	struct isoweek w;
 #define PROBLEM(f, r)                                                                              \
@@ -266,7 +266,7 @@ int ingest_validate(const struct batch *b, const struct ingest_params *p, struct
 			continue;
 		char msg[96];
 		snprintf(msg, sizeof(msg), "is repeated in this batch (first at index %zu)",
-			 (size_t)(order[first] - b->signals));
+		         (size_t)(order[first] - b->signals));
 		ingest_reject(rep, i, "signal_id", msg);
 		bad[i] = true;
 	}

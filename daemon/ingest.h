@@ -42,7 +42,7 @@ int ingest_check_batch(const struct batch *b, struct err *e) __attribute__((warn
  * (which the caller zeroes). Returns 0 when all are valid, -EINVAL when any was rejected, or
  * -ENOMEM. `b` and `p` are borrowed. */
 int ingest_validate(const struct batch *b, const struct ingest_params *p, struct ingest_report *rep)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Adds a rejection to `rep` (used for the database's reference checks too). */
 void ingest_reject(struct ingest_report *rep, size_t index, const char *field, const char *reason);

@@ -16,12 +16,12 @@ struct pseudonym_key {
 };
 
 static int make_key(const unsigned char *bytes, size_t len, struct pseudonym_key **out,
-		    struct err *e, const char *where)
+                    struct err *e, const char *where)
 {
 	if (len < PSEUDONYM_KEY_MIN)
 		return err_set(e, 0, "invalid_config",
-			       "pseudonym key from %s is too short: %zu bytes, at least %d needed",
-			       where, len, PSEUDONYM_KEY_MIN);
+		               "pseudonym key from %s is too short: %zu bytes, at least %d needed",
+		               where, len, PSEUDONYM_KEY_MIN);
 	struct pseudonym_key *k = malloc(sizeof(*k) + len);
 	if (k == NULL)
 		return -ENOMEM;
@@ -32,28 +32,29 @@ static int make_key(const unsigned char *bytes, size_t len, struct pseudonym_key
 }
 
 int pseudonym_key_load(const char *path, const char *env_value, struct pseudonym_key **out,
-		       struct err *e)
+                       struct err *e)
 {
 	if (env_value != NULL && env_value[0] != '\0')
 		return make_key((const unsigned char *)env_value, strlen(env_value), out, e,
-				"WIJKRADAR_PSEUDONYM_KEY");
+		                "WIJKRADAR_PSEUDONYM_KEY");
 	if (path == NULL || path[0] == '\0')
 		return err_set(e, 0, "invalid_config",
-			       "no pseudonym key: set \"privacy.pseudonym_key_file\" or "
-			       "WIJKRADAR_PSEUDONYM_KEY");
+		               "no pseudonym key: set \"privacy.pseudonym_key_file\" or "
+		               "WIJKRADAR_PSEUDONYM_KEY");
 	unsigned char buf[4096];
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
-		return err_set(e, 0, "invalid_config", "could not open pseudonym key file \"%s\": %s",
-			       path, strerror(errno));
+		return err_set(e, 0, "invalid_config",
+		               "could not open pseudonym key file \"%s\": %s", path,
+		               strerror(errno));
 	size_t n = fread(buf, 1, sizeof(buf), f);
 	int bad = ferror(f) || !feof(f);
 	fclose(f);
 	if (bad) {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return err_set(e, 0, "invalid_config",
-			       "could not read pseudonym key file \"%s\" (at most %zu bytes)", path,
-			       sizeof(buf) - 1);
+		               "could not read pseudonym key file \"%s\" (at most %zu bytes)", path,
+		               sizeof(buf) - 1);
 	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		n--;

@@ -20,7 +20,7 @@ struct pseudonym_key;
  * (free with pseudonym_key_free), or -EINVAL with `e` filled (never containing key bytes).
  * Strings are borrowed. */
 int pseudonym_key_load(const char *path, const char *env_value, struct pseudonym_key **out,
-		       struct err *e) __attribute__((warn_unused_result));
+                       struct err *e) __attribute__((warn_unused_result));
 
 /* Wipes and frees the key. NULL-safe. */
 void pseudonym_key_free(struct pseudonym_key *k);
@@ -29,6 +29,6 @@ void pseudonym_key_free(struct pseudonym_key *k);
  * 64 lower-case hex characters plus NUL into out (65 bytes). Returns 0, or -EINVAL when `hex`
  * is not 64 hex characters, -EIO when the HMAC failed. */
 int pseudonym_rekey_hex(const struct pseudonym_key *k, const char *hex, char out[65])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 #endif

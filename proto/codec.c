@@ -18,15 +18,15 @@
 static char empty[] = "";
 
 static const char *const age_band_names[] = {
-	"AGE_BAND_UNSPECIFIED", "AGE_BAND_0_11",  "AGE_BAND_12_17", "AGE_BAND_18_26",
-	"AGE_BAND_27_44",       "AGE_BAND_45_64", "AGE_BAND_65_74", "AGE_BAND_75_PLUS"};
+    "AGE_BAND_UNSPECIFIED", "AGE_BAND_0_11",  "AGE_BAND_12_17", "AGE_BAND_18_26",
+    "AGE_BAND_27_44",       "AGE_BAND_45_64", "AGE_BAND_65_74", "AGE_BAND_75_PLUS"};
 static const char *const mode_names[] = {"SERVICE_MODE_UNSPECIFIED", "SERVICE_MODE_INDIVIDUAL",
-					 "SERVICE_MODE_ONLINE", "SERVICE_MODE_GROUP"};
-static const char *const phase_names[] = {"PHASE_UNSPECIFIED", "PHASE_INTAKE",
-					  "PHASE_INTERMEDIATE", "PHASE_END", "PHASE_FOLLOW_UP"};
+                                         "SERVICE_MODE_ONLINE", "SERVICE_MODE_GROUP"};
+static const char *const phase_names[] = {"PHASE_UNSPECIFIED", "PHASE_INTAKE", "PHASE_INTERMEDIATE",
+                                          "PHASE_END", "PHASE_FOLLOW_UP"};
 static const char *const event_names[] = {"TRAJECTORY_EVENT_TYPE_UNSPECIFIED",
-					  "TRAJECTORY_EVENT_TYPE_OPENED",
-					  "TRAJECTORY_EVENT_TYPE_CLOSED"};
+                                          "TRAJECTORY_EVENT_TYPE_OPENED",
+                                          "TRAJECTORY_EVENT_TYPE_CLOSED"};
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -56,7 +56,7 @@ const char *codec_event_name(int v)
 }
 
 static int fail(struct codec_error *ce, int r, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int fail(struct codec_error *ce, int r, const char *field, const char *fmt, ...)
 {
@@ -120,9 +120,8 @@ void batch_free(struct batch *b)
 		return;
 	for (size_t i = 0; i < b->n_signals; i++) {
 		struct signal *s = &b->signals[i];
-		char *strings[] = {s->signal_id, s->team,    s->area_code, s->iso_week,
-				   s->subject,   s->trajectory, s->theme,  s->instrument,
-				   s->domain};
+		char *strings[] = {s->signal_id,  s->team,  s->area_code,  s->iso_week, s->subject,
+		                   s->trajectory, s->theme, s->instrument, s->domain};
 		for (size_t k = 0; k < N_OF(strings); k++)
 			free_string(strings[k]);
 	}
@@ -164,7 +163,7 @@ static int check_enum(struct codec_error *ce, size_t i, const char *name, int v,
 }
 
 static int convert_signal(const Wijkradar__V1__Signal *m, size_t i, struct signal *s,
-			  struct codec_error *ce)
+                          struct codec_error *ce)
 {
 	int r = 0;
 	r |= batch_set_string(&s->signal_id, m->signal_id);
@@ -218,7 +217,7 @@ static int convert_signal(const Wijkradar__V1__Signal *m, size_t i, struct signa
 }
 
 int codec_decode_protobuf(const uint8_t *data, size_t len, size_t max_signals, struct batch **out,
-			  struct codec_error *ce)
+                          struct codec_error *ce)
 {
 	/* Decoded structs are larger than their encoding; 64x plus a floor is ample for real
 	 * batches and bounds what a hostile body can make us allocate. */
@@ -234,7 +233,7 @@ int codec_decode_protobuf(const uint8_t *data, size_t len, size_t max_signals, s
 	}
 	if (m->n_signals > max_signals) {
 		r = fail(ce, -E2BIG, "signals", "batch has %zu signals, the limit is %zu",
-			 m->n_signals, max_signals);
+		         m->n_signals, max_signals);
 		goto out;
 	}
 	b = batch_new(m->n_signals);
@@ -371,37 +370,37 @@ struct jfield {
 #define SOFF(f) offsetof(struct signal, f)
 
 static const struct jfield signal_fields[] = {
-	{"signal_id", J_STRING, SOFF(signal_id), NULL, 0},
-	{"team", J_STRING, SOFF(team), NULL, 0},
-	{"area_code", J_STRING, SOFF(area_code), NULL, 0},
-	{"area_year", J_YEAR, SOFF(area_year), NULL, 0},
-	{"iso_week", J_STRING, SOFF(iso_week), NULL, 0},
-	{"subject", J_STRING, SOFF(subject), NULL, 0},
-	{"age_band", J_ENUM, SOFF(age_band), age_band_names, N_OF(age_band_names)},
-	{"trajectory", J_STRING, SOFF(trajectory), NULL, 0},
-	{NULL, 0, 0, NULL, 0},
+    {"signal_id", J_STRING, SOFF(signal_id), NULL, 0},
+    {"team", J_STRING, SOFF(team), NULL, 0},
+    {"area_code", J_STRING, SOFF(area_code), NULL, 0},
+    {"area_year", J_YEAR, SOFF(area_year), NULL, 0},
+    {"iso_week", J_STRING, SOFF(iso_week), NULL, 0},
+    {"subject", J_STRING, SOFF(subject), NULL, 0},
+    {"age_band", J_ENUM, SOFF(age_band), age_band_names, N_OF(age_band_names)},
+    {"trajectory", J_STRING, SOFF(trajectory), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
 };
 static const struct jfield need_fields[] = {
-	{"theme", J_STRING, SOFF(theme), NULL, 0},
-	{NULL, 0, 0, NULL, 0},
+    {"theme", J_STRING, SOFF(theme), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
 };
 static const struct jfield contact_fields[] = {
-	{"theme", J_STRING, SOFF(theme), NULL, 0},
-	{"mode", J_ENUM, SOFF(mode), mode_names, N_OF(mode_names)},
-	{NULL, 0, 0, NULL, 0},
+    {"theme", J_STRING, SOFF(theme), NULL, 0},
+    {"mode", J_ENUM, SOFF(mode), mode_names, N_OF(mode_names)},
+    {NULL, 0, 0, NULL, 0},
 };
 static const struct jfield outcome_fields[] = {
-	{"instrument", J_STRING, SOFF(instrument), NULL, 0},
-	{"domain", J_STRING, SOFF(domain), NULL, 0},
-	{"phase", J_ENUM, SOFF(phase), phase_names, N_OF(phase_names)},
-	{"score", J_SCORE, SOFF(score), NULL, 0},
-	{"theme", J_STRING, SOFF(theme), NULL, 0},
-	{NULL, 0, 0, NULL, 0},
+    {"instrument", J_STRING, SOFF(instrument), NULL, 0},
+    {"domain", J_STRING, SOFF(domain), NULL, 0},
+    {"phase", J_ENUM, SOFF(phase), phase_names, N_OF(phase_names)},
+    {"score", J_SCORE, SOFF(score), NULL, 0},
+    {"theme", J_STRING, SOFF(theme), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
 };
 static const struct jfield event_fields[] = {
-	{"type", J_ENUM, SOFF(event), event_names, N_OF(event_names)},
-	{"theme", J_STRING, SOFF(theme), NULL, 0},
-	{NULL, 0, 0, NULL, 0},
+    {"type", J_ENUM, SOFF(event), event_names, N_OF(event_names)},
+    {"theme", J_STRING, SOFF(theme), NULL, 0},
+    {NULL, 0, 0, NULL, 0},
 };
 
 static const struct {
@@ -409,14 +408,14 @@ static const struct {
 	enum signal_kind kind;
 	const struct jfield *fields;
 } kinds[] = {
-	{"need", SIGNAL_KIND_NEED, need_fields},
-	{"contact", SIGNAL_KIND_CONTACT, contact_fields},
-	{"outcome", SIGNAL_KIND_OUTCOME, outcome_fields},
-	{"trajectory_event", SIGNAL_KIND_TRAJECTORY, event_fields},
+    {"need", SIGNAL_KIND_NEED, need_fields},
+    {"contact", SIGNAL_KIND_CONTACT, contact_fields},
+    {"outcome", SIGNAL_KIND_OUTCOME, outcome_fields},
+    {"trajectory_event", SIGNAL_KIND_TRAJECTORY, event_fields},
 };
 
 static int set_jfield(const struct jfield *f, json_t *v, struct signal *s, const char *path,
-		      struct codec_error *ce)
+                      struct codec_error *ce)
 {
 	char *base = (char *)s + f->offset;
 	switch (f->type) {
@@ -445,14 +444,14 @@ static int set_jfield(const struct jfield *f, json_t *v, struct signal *s, const
 			}
 		}
 		return fail(ce, -EBADMSG, path, "expected one of %s .. %s", f->names[1],
-			    f->names[f->n_names - 1]);
+		            f->names[f->n_names - 1]);
 	}
 	return -EINVAL;
 }
 
 /* Copies the keys of object `o` listed in `fields` into s; any other key is an error. */
-static int read_object(json_t *o, const struct jfield *fields, struct signal *s,
-		       const char *prefix, bool allow_kinds, struct codec_error *ce)
+static int read_object(json_t *o, const struct jfield *fields, struct signal *s, const char *prefix,
+                       bool allow_kinds, struct codec_error *ce)
 {
 	const char *key;
 	json_t *v;
@@ -489,7 +488,7 @@ static int read_object(json_t *o, const struct jfield *fields, struct signal *s,
 }
 
 int codec_decode_json(const char *data, size_t len, size_t max_signals, struct batch **out,
-		      struct codec_error *ce)
+                      struct codec_error *ce)
 {
 	json_error_t je;
 	struct batch *b = NULL;
@@ -497,7 +496,7 @@ int codec_decode_json(const char *data, size_t len, size_t max_signals, struct b
 	json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	if (root == NULL)
 		return fail(ce, -EBADMSG, "", "invalid JSON at line %d, column %d: %s", je.line,
-			    je.column, je.text);
+		            je.column, je.text);
 	if (!json_is_object(root)) {
 		r = fail(ce, -EBADMSG, "", "expected a JSON object");
 		goto out;
@@ -510,7 +509,7 @@ int codec_decode_json(const char *data, size_t len, size_t max_signals, struct b
 	size_t n = signals != NULL ? json_array_size(signals) : 0;
 	if (n > max_signals) {
 		r = fail(ce, -E2BIG, "signals", "batch has %zu signals, the limit is %zu", n,
-			 max_signals);
+		         max_signals);
 		goto out;
 	}
 	b = batch_new(n);
@@ -523,9 +522,9 @@ int codec_decode_json(const char *data, size_t len, size_t max_signals, struct b
 	json_object_foreach(root, key, v)
 	{
 		char **slot = strcmp(key, "batch_id") == 0       ? &b->batch_id
-			      : strcmp(key, "source") == 0       ? &b->source
-			      : strcmp(key, "organisation") == 0 ? &b->organisation
-								 : NULL;
+		              : strcmp(key, "source") == 0       ? &b->source
+		              : strcmp(key, "organisation") == 0 ? &b->organisation
+		                                                 : NULL;
 		if (strcmp(key, "signals") == 0)
 			continue;
 		if (slot == NULL) {

@@ -58,7 +58,7 @@ struct codec_error {
  * input that would need more memory than the cap; -E2BIG when it holds more than
  * `max_signals` signals; -ENOMEM. `ce` says why. `data` is borrowed. */
 int codec_decode_protobuf(const uint8_t *data, size_t len, size_t max_signals, struct batch **out,
-			  struct codec_error *ce) __attribute__((warn_unused_result));
+                          struct codec_error *ce) __attribute__((warn_unused_result));
 
 /* Decodes the JSON form: an object {"batch_id", "source", "organisation", "signals": [...]},
  * each signal an object with the proto's field names (snake_case) and one of "need",
@@ -66,12 +66,12 @@ int codec_decode_protobuf(const uint8_t *data, size_t len, size_t max_signals, s
  * ("AGE_BAND_65_74", "SERVICE_MODE_GROUP", "PHASE_INTAKE", ...). Unknown keys, duplicate keys,
  * wrong types and two kinds in one signal are errors. Returns as codec_decode_protobuf. */
 int codec_decode_json(const char *data, size_t len, size_t max_signals, struct batch **out,
-		      struct codec_error *ce) __attribute__((warn_unused_result));
+                      struct codec_error *ce) __attribute__((warn_unused_result));
 
 /* Encodes `b` as a protobuf SignalBatch. Returns 0 with a malloc'd buffer in *out and its
  * length in *len (caller frees), or -ENOMEM. `b` is borrowed. */
 int codec_encode_protobuf(const struct batch *b, uint8_t **out, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* Allocates an empty batch with room for `n` zeroed signals whose strings are all "" (owned).
  * Returns NULL with errno = ENOMEM. */
