@@ -1,0 +1,222 @@
+/* Quasi-Poisson IRLS (see qpois.h), following R's glm.fit step by step:
+ *   mu = y + 0.1, eta = log(mu), devold = deviance(mu);
+ *   repeat: z = eta - offset + (y - mu)/mu, w = sqrt(prior * mu), solve min |w(X b - z)|
+ *           by Householder QR; eta = X b + offset; mu = max(exp(eta), DBL_EPSILON);
+ *           dev = sum 2 prior (y log(y/mu) - (y - mu)) (y log(y/mu) = 0 for y = 0);
+ *           while dev is not finite: b = (b + b_old)/2;
+ *           stop when |dev - devold| / (|dev| + 0.1) < epsilon.
+ * The kept QR and working weights are those of the last iteration (computed from the mu
+ * before its update), exactly what R stores and later uses for hat values, standard errors
+ * and the dispersion. Rank-deficient designs are refused rather than aliased. */
+#include "qpois.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_vector.h>
+
+static double deviance(const double *y, const double *mu, const double *prior, size_t n)
+{
+	double dev = 0;
+	for (size_t i = 0; i < n; i++) {
+		double wt = prior != NULL ? prior[i] : 1.0;
+		double ylog = y[i] == 0 ? 0 : y[i] * log(y[i] / mu[i]);
+		dev += 2 * wt * (ylog - (y[i] - mu[i]));
+	}
+	return dev;
+}
+
+/* eta = X b + offset; mu = max(exp(eta), DBL_EPSILON). */
+static void predict(const double *x, const double *b, const double *offset, size_t n, size_t p,
+		    double *eta, double *mu)
+{
+	for (size_t i = 0; i < n; i++) {
+		double e = offset != NULL ? offset[i] : 0;
+		for (size_t j = 0; j < p; j++)
+			e += x[i * p + j] * b[j];
+		eta[i] = e;
+		double m = exp(e);
+		mu[i] = m > DBL_EPSILON ? m : DBL_EPSILON;
+	}
+}
+
+void qpois_fit_free(struct qpois_fit *fit)
+{
+	if (fit == NULL)
+		return;
+	free(fit->mu);
+	free(fit->w_working);
+	free(fit->sqrt_w_x);
+	fit->mu = fit->w_working = fit->sqrt_w_x = NULL;
+}
+
+int qpois_fit(const double *x, const double *y, const double *offset, const double *prior,
+	      size_t n, size_t p, int maxit, double epsilon, struct qpois_fit *fit)
+{
+	memset(fit, 0, sizeof(*fit));
+	if (p == 0 || p > QPOIS_MAX_P || n < p || n > SIZE_MAX / (p + 8) / sizeof(double))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (!(y[i] >= 0) || !isfinite(y[i]))
+			return -EINVAL;
+	}
+	int r = 0;
+	double *eta = malloc(n * sizeof(double));
+	double *z = malloc(n * sizeof(double));
+	double *a = malloc(n * p * sizeof(double)); /* sqrt(W) X, overwritten by the QR */
+	gsl_vector *tau = gsl_vector_alloc(p);
+	gsl_vector *rhs = gsl_vector_alloc(n);
+	gsl_vector *sol = gsl_vector_alloc(p);
+	gsl_vector *resid = gsl_vector_alloc(n);
+	fit->mu = malloc(n * sizeof(double));
+	fit->w_working = malloc(n * sizeof(double));
+	fit->sqrt_w_x = malloc(n * p * sizeof(double));
+	if (eta == NULL || z == NULL || a == NULL || tau == NULL || rhs == NULL || sol == NULL ||
+	    resid == NULL || fit->mu == NULL || fit->w_working == NULL || fit->sqrt_w_x == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	fit->n = n;
+	fit->p = p;
+	double *mu = fit->mu;
+	double b[QPOIS_MAX_P] = {0}, b_old[QPOIS_MAX_P] = {0};
+	bool have_old = false;
+	for (size_t i = 0; i < n; i++) {
+		mu[i] = y[i] + 0.1;
+		eta[i] = log(mu[i]);
+	}
+	double devold = deviance(y, mu, prior, n), dev = devold;
+	gsl_matrix_view av = gsl_matrix_view_array(a, n, p);
+	for (int iter = 1; iter <= maxit; iter++) {
+		for (size_t i = 0; i < n; i++) {
+			double off = offset != NULL ? offset[i] : 0;
+			double wt = (prior != NULL ? prior[i] : 1.0) * mu[i];
+			double sw = sqrt(wt);
+			z[i] = eta[i] - off + (y[i] - mu[i]) / mu[i];
+			fit->w_working[i] = wt;
+			gsl_vector_set(rhs, i, z[i] * sw);
+			for (size_t j = 0; j < p; j++)
+				a[i * p + j] = x[i * p + j] * sw;
+		}
+		memcpy(fit->sqrt_w_x, a, n * p * sizeof(double));
+		if (gsl_linalg_QR_decomp(&av.matrix, tau) != GSL_SUCCESS) {
+			r = -EDOM;
+			goto out;
+		}
+		/* Rank check in the spirit of R's dqrdc2 tolerance (1e-7 relative). */
+		double rmax = 0;
+		for (size_t j = 0; j < p; j++)
+			rmax = fmax(rmax, fabs(a[j * p + j]));
+		for (size_t j = 0; j < p; j++) {
+			if (!(fabs(a[j * p + j]) > 1e-7 * rmax)) {
+				r = -EDOM;
+				goto out;
+			}
+		}
+		if (gsl_linalg_QR_lssolve(&av.matrix, tau, rhs, sol, resid) != GSL_SUCCESS) {
+			r = -EDOM;
+			goto out;
+		}
+		for (size_t j = 0; j < p; j++)
+			b[j] = gsl_vector_get(sol, j);
+		predict(x, b, offset, n, p, eta, mu);
+		dev = deviance(y, mu, prior, n);
+		/* Step halving towards the previous coefficients while the deviance is not
+		 * finite (R: "step size truncated due to divergence"). */
+		for (int half = 0; !isfinite(dev) && have_old && half < maxit; half++) {
+			for (size_t j = 0; j < p; j++)
+				b[j] = (b[j] + b_old[j]) / 2;
+			predict(x, b, offset, n, p, eta, mu);
+			dev = deviance(y, mu, prior, n);
+		}
+		if (!isfinite(dev)) {
+			r = -EDOM;
+			goto out;
+		}
+		fit->iterations = iter;
+		if (fabs(dev - devold) / (fabs(dev) + 0.1) < epsilon) {
+			fit->converged = true;
+			break;
+		}
+		devold = dev;
+		memcpy(b_old, b, sizeof(b));
+		have_old = true;
+	}
+	memcpy(fit->coef, b, sizeof(b));
+	for (size_t i = 0; i < p; i++) {
+		for (size_t j = 0; j < p; j++)
+			fit->r[i * p + j] = j >= i ? a[i * p + j] : 0;
+	}
+	fit->deviance = dev;
+	fit->df_residual = (int)(n - p);
+	double pearson = 0;
+	for (size_t i = 0; i < n; i++) {
+		double res = (y[i] - mu[i]) / mu[i];
+		pearson += fit->w_working[i] * res * res;
+	}
+	fit->dispersion = n > p ? pearson / (double)(n - p) : NAN;
+out:
+	free(eta);
+	free(z);
+	free(a);
+	gsl_vector_free(tau);
+	gsl_vector_free(rhs);
+	gsl_vector_free(sol);
+	gsl_vector_free(resid);
+	if (r < 0)
+		qpois_fit_free(fit);
+	return r;
+}
+
+/* Solves R' v = u (forward substitution) for the fit's p x p upper-triangular R. */
+static void solve_rt(const struct qpois_fit *fit, const double *u, double *v)
+{
+	size_t p = fit->p;
+	for (size_t i = 0; i < p; i++) {
+		double s = u[i];
+		for (size_t k = 0; k < i; k++)
+			s -= fit->r[k * p + i] * v[k];
+		v[i] = s / fit->r[i * p + i];
+	}
+}
+
+void qpois_hat(const struct qpois_fit *fit, double *h)
+{
+	double v[QPOIS_MAX_P];
+	for (size_t i = 0; i < fit->n; i++) {
+		solve_rt(fit, fit->sqrt_w_x + i * fit->p, v);
+		double s = 0;
+		for (size_t j = 0; j < fit->p; j++)
+			s += v[j] * v[j];
+		h[i] = s;
+	}
+}
+
+double qpois_unscaled_var(const struct qpois_fit *fit, const double *x0)
+{
+	double v[QPOIS_MAX_P];
+	solve_rt(fit, x0, v);
+	double s = 0;
+	for (size_t j = 0; j < fit->p; j++)
+		s += v[j] * v[j];
+	return s;
+}
+
+double qpois_coef_pvalue(const struct qpois_fit *fit, size_t j, double dispersion)
+{
+	double e[QPOIS_MAX_P] = {0};
+	if (fit->df_residual <= 0)
+		return NAN;
+	e[j] = 1;
+	double se = sqrt(qpois_unscaled_var(fit, e) * dispersion);
+	double t = fit->coef[j] / se;
+	return 2 * gsl_cdf_tdist_P(-fabs(t), fit->df_residual);
+}
