@@ -78,7 +78,7 @@ int ears_detect(const double *observed, size_t n, size_t t, const struct ears_pa
 	    p->min_sigma < 0.0)
 		return -EINVAL;
 
-	/* lag: how far back the method reads (its first feasible t). */
+	/* Weeks before the reference that each method also needs: C2's guard band, C3's lags. */
 	size_t extra;
 	switch (p->method) {
 	case EARS_C1:
@@ -94,34 +94,27 @@ int ears_detect(const double *observed, size_t n, size_t t, const struct ears_pa
 		return -EINVAL;
 	}
 	/* t >= baseline + extra, written so that a huge baseline cannot overflow. */
-	if (p->baseline > t || t - p->baseline < extra)
+	size_t b = p->baseline;
+	if (b > t || t - b < extra)
 		return -EINVAL;
-	size_t lag = p->baseline + extra;
+	size_t lag = b + extra; /* the method reads observed[t - lag .. t] */
 	for (size_t i = t - lag; i <= t; i++)
 		if (isinf(observed[i]))
 			return -EINVAL;
 
-	size_t b = p->baseline;
 	double z = gsl_cdf_ugaussian_Pinv(1.0 - p->alpha); /* R: qnorm(1 - alpha) */
 	double y = observed[t];
 	double mean, sd, ub;
-	switch (p->method) {
-	case EARS_C1:
-		mean_sd(observed + (t - b), b, &mean, &sd);
-		ub = mean + z * r_pmax(sd, p->min_sigma);
-		break;
-	case EARS_C2:
-		c2_reference(observed, t, b, &mean, &sd);
-		ub = mean + z * r_pmax(sd, p->min_sigma);
-		break;
-	default: /* EARS_C3 */ {
+	if (p->method == EARS_C3) {
 		double lag2 = r_pmax(0.0, c2_stat(observed, t - 2, b, p->min_sigma) - 1.0);
 		double lag1 = r_pmax(0.0, c2_stat(observed, t - 1, b, p->min_sigma) - 1.0);
 		c2_reference(observed, t, b, &mean, &sd);
 		ub = y + r_pmax(sd, p->min_sigma) * (z - (lag2 + lag1));
 		ub = r_pmax(0.0, ub);
-		break;
-	}
+	} else {
+		/* C1: y[t-b] .. y[t-1]; C2: y[t-b-2] .. y[t-3]; both start at t - lag */
+		mean_sd(observed + (t - lag), b, &mean, &sd);
+		ub = mean + z * r_pmax(sd, p->min_sigma);
 	}
 
 	out->upperbound = ub;

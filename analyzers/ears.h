@@ -15,8 +15,10 @@
  *       floored at 0.
  *   alarm when y[t] > upperbound.
  *
- * C3 alarms exactly when max(0, c2(t-2) - 1) + max(0, c2(t-1) - 1) > z: its bound is "how
- * high y[t] could have been" and is reported for display, as R reports it.
+ * When max(sd(R2(t)), min_sigma) > 0 and no value is NaN, C3 alarms exactly when y[t] > 0 and
+ * max(0, c2(t-2) - 1) + max(0, c2(t-1) - 1) > z; its upper bound is reported as R reports it. Each
+ * call evaluates one t; calling it for every t of a range gives earsC's results for that range
+ * (earsC itself needs a contiguous range of two or more points for C3).
  *
  * Edge cases, all as R computes them unless stated:
  *   - t too early (t < b for C1, b + 2 for C2, b + 4 for C3), t >= n, b < 3 (R stops):
@@ -24,17 +26,19 @@
  *   - sd 0 (a flat reference) with min_sigma 0: C1 and C2 give upperbound = mean, so any
  *     y[t] above a flat baseline alarms. C3 divides by 0: c2 is +-Inf or NaN (0/0), which
  *     gives a NaN upper bound, or 0 where an infinite c2 meets a positive sd(R2(t)).
- *     Setting min_sigma > 0 (for counts, 0.5 or 1 is a common choice) avoids both; the
+ *     Callers may set min_sigma > 0 (for example 0.5 for weekly counts) to avoid both; the
  *     default stays 0 to agree with R.
  *   - NaN in y is a missing value (R's NA): a NaN among the values a method reads makes the
  *     upper bound NaN; a NaN y[t] leaves the C1/C2 bound finite but the decision undefined.
  *     Then valid is false and alarm is false (R's alarm is NA).
  *   - +-Inf in y[t - lag .. t] (lag = b, b + 2, b + 4 for C1, C2, C3): -EINVAL (a count
  *     cannot be infinite).
- *   - alpha outside (0, 1), NaN or negative min_sigma: -EINVAL (R would give Inf/NaN bounds or
- *     stop). An alpha so small that 1 - alpha rounds to 1 gives z = Inf, as in R.
- * Means and variances use R's algorithm (long double sums, mean with a correction pass) so
- * that results agree with R's to the last bits, not only to rounding. */
+ *   - alpha outside (0, 1) or NaN, min_sigma negative or not finite: -EINVAL (R would give
+ *     Inf/NaN bounds or stop). An alpha so small that 1 - alpha rounds to 1 gives z = Inf and
+ *     infinite or NaN bounds, as in R.
+ * z comes from gsl_cdf_ugaussian_Pinv(1 - alpha), as R computes qnorm(1 - alpha). Means and
+ * variances follow R's algorithms (long double sums, a correction pass for the mean), so the
+ * upper bounds equal R's to the last bit on x86-64, where the golden rows agree exactly. */
 #ifndef WR_EARS_H
 #define WR_EARS_H
 
@@ -71,7 +75,7 @@ struct ears_point {
 struct ears_params ears_params_default(enum ears_method method);
 
 /* Runs the detector p->method at 0-based index t of observed[0 .. n-1] and writes the result
- * to *out. Only the values the method reads (see above) are inspected.
+ * to *out. Only observed[t - lag .. t] is inspected (lag = b, b + 2, b + 4 for C1, C2, C3).
  * `observed`, `p` and `out` are borrowed.
  * Returns 0, or -EINVAL (and leaves *out untouched) when a pointer is NULL, t >= n, t is too
  * early for the method, p is out of range, or a value in observed[t - lag .. t] is +-Inf. */

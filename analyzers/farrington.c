@@ -77,14 +77,14 @@ size_t farrington_first_index(const struct farrington_params *p)
 
 /* The reference rows of one evaluation. */
 struct design {
-	size_t n;         /* rows */
-	double *y;        /* counts */
-	double *wtime;    /* week index, 1-based as in the package */
-	double *offset;   /* log(population) or NULL */
-	int *level;       /* seasonal level per row */
-	int levels[64];   /* distinct levels present, ascending */
+	size_t n;       /* rows */
+	double *y;      /* counts */
+	double *wtime;  /* week index, 1-based as in the package */
+	double *offset; /* log(population) or NULL */
+	int *level;     /* seasonal level per row */
+	int levels[64]; /* distinct levels present, ascending */
 	size_t n_levels;
-	double *x;        /* model matrix, built per formula */
+	double *x; /* model matrix, built per formula */
 };
 
 static void design_free(struct design *d)
@@ -110,10 +110,11 @@ static int check_params(const struct farrington_params *p)
 
 /* Step 1: seasonal levels of every week (0: not used), then the rows. */
 static int build_design(const double *observed, const double *population, size_t n, size_t t,
-			const struct farrington_params *p, struct design *d)
+                        const struct farrington_params *p, struct design *d)
 {
 	int P = p->no_periods, w = p->w;
-	size_t pwni = p->past_weeks_not_included < 0 ? (size_t)w : (size_t)p->past_weeks_not_included;
+	size_t pwni =
+	    p->past_weeks_not_included < 0 ? (size_t)w : (size_t)p->past_weeks_not_included;
 	int *blocks = calloc(n, sizeof(int));
 	if (blocks == NULL)
 		return -ENOMEM;
@@ -171,7 +172,7 @@ static int build_design(const double *observed, const double *population, size_t
 
 /* The row of the model matrix for (wtime, level). Returns the number of columns. */
 static size_t model_row(const struct design *d, bool trend, bool factors, double wtime, int level,
-			double *row)
+                        double *row)
 {
 	size_t c = 0;
 	row[c++] = 1;
@@ -196,7 +197,7 @@ struct model {
 /* Steps 2 and 3 for one formula (algo.farrington.fitGLM.flexible). Returns 0 with *m filled,
  * 1 when no model converged, or a negative errno. */
 static int fit_flexible(struct design *d, const struct farrington_params *p, bool trend,
-			struct model *m)
+                        struct model *m)
 {
 	bool factors = p->no_periods != 1;
 	size_t cols = 1 + (trend ? 1 : 0) + (factors && d->n_levels > 0 ? d->n_levels - 1 : 0);
@@ -211,7 +212,7 @@ static int fit_flexible(struct design *d, const struct farrington_params *p, boo
 	for (size_t i = 0; i < d->n; i++)
 		model_row(d, trend, factors, d->wtime[i], d->level[i], d->x + i * cols);
 	r = qpois_fit(d->x, d->y, d->offset, NULL, d->n, cols, p->glm_maxit, p->glm_epsilon,
-		      &m->fit);
+	              &m->fit);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0 || !m->fit.converged) {
@@ -239,7 +240,7 @@ static int fit_flexible(struct design *d, const struct farrington_params *p, boo
 	for (size_t i = 0; i < d->n; i++) {
 		double mu = m->fit.mu[i];
 		double s = 1.5 * (pow(d->y[i], 2.0 / 3) * pow(mu, -1.0 / 6) - sqrt(mu)) /
-			   sqrt(m->phi * (1 - h[i]));
+		           sqrt(m->phi * (1 - h[i]));
 		omega[i] = s > p->weights_threshold ? 1 / (s * s) : -1;
 		sum += omega[i] > 0 ? omega[i] : 1;
 	}
@@ -250,7 +251,7 @@ static int fit_flexible(struct design *d, const struct farrington_params *p, boo
 	qpois_fit_free(&m->fit);
 	/* The package does not check the convergence of the reweighted fit. */
 	r = qpois_fit(d->x, d->y, d->offset, omega, d->n, cols, p->glm_maxit, p->glm_epsilon,
-		      &m->fit);
+	              &m->fit);
 	if (r == -ENOMEM || r < 0) {
 		free(omega);
 		return r == -ENOMEM ? r : 1;
@@ -272,12 +273,12 @@ static int fit_flexible(struct design *d, const struct farrington_params *p, boo
 
 /* Linear predictor at t and its standard error (link scale). */
 static void predict_link(const struct design *d, const struct model *m,
-			 const struct farrington_params *p, size_t t, const double *population,
-			 double *eta, double *se)
+                         const struct farrington_params *p, size_t t, const double *population,
+                         double *eta, double *se)
 {
 	double row[QPOIS_MAX_P];
-	size_t cols = model_row(d, m->has_trend, p->no_periods != 1, (double)(t + 1),
-				p->no_periods, row);
+	size_t cols =
+	    model_row(d, m->has_trend, p->no_periods != 1, (double)(t + 1), p->no_periods, row);
 	double e = p->population_offset ? log(population[t]) : 0;
 	for (size_t j = 0; j < cols; j++)
 		e += row[j] * m->fit.coef[j];
@@ -293,8 +294,7 @@ static double linkinv(double eta)
 
 /* Smallest k >= 0 with cdf(k) >= target, searching from a normal approximation; cdf is the
  * negative binomial (size, prob) when size > 0, else the Poisson with mean `mean`. */
-static double discrete_quantile(double target, double mean, double var, double size,
-				double prob)
+static double discrete_quantile(double target, double mean, double var, double size, double prob)
 {
 	if (!isfinite(mean))
 		return NAN;
@@ -308,7 +308,7 @@ static double discrete_quantile(double target, double mean, double var, double s
 		return INFINITY;
 #define CDF(kk)                                                                                    \
 	(size > 0 ? gsl_cdf_negative_binomial_P((unsigned)(kk), prob, size)                        \
-		  : gsl_cdf_poisson_P((unsigned)(kk), mean))
+	          : gsl_cdf_poisson_P((unsigned)(kk), mean))
 	while (k > 0 && CDF(k - 1) >= target)
 		k--;
 	while (CDF(k) < target && k < 4294967295.0)
@@ -327,7 +327,7 @@ static double upper_tail(double y, double mean, double size, double prob)
 }
 
 int farrington_detect(const double *observed, const double *population, size_t n, size_t t,
-		      const struct farrington_params *p, struct farrington_point *out)
+                      const struct farrington_params *p, struct farrington_point *out)
 {
 	struct design d;
 	struct model m;
@@ -353,8 +353,8 @@ int farrington_detect(const double *observed, const double *population, size_t n
 		double ymax = 0;
 		for (size_t i = 0; i < d.n; i++)
 			ymax = fmax(ymax, d.y[i]);
-		bool significant = qpois_coef_pvalue(&m.fit, 1, m.inference_dispersion) <
-				   p->p_threshold_trend;
+		bool significant =
+		    qpois_coef_pvalue(&m.fit, 1, m.inference_dispersion) < p->p_threshold_trend;
 		do_trend = p->b >= 3 && significant && linkinv(eta) <= ymax;
 		if (!do_trend) {
 			qpois_fit_free(&m.fit);
@@ -400,8 +400,8 @@ int farrington_detect(const double *observed, const double *population, size_t n
 		out->mu0 = exp(mu0 + z * se_mu);
 	} else {
 		fit = eta0; /* quirk: the score below subtracts the linear predictor */
-		double mu0q = p->threshold == FARRINGTON_NB_PLUGIN ? exp(eta0)
-								   : exp(eta0 + z * se_eta);
+		double mu0q =
+		    p->threshold == FARRINGTON_NB_PLUGIN ? exp(eta0) : exp(eta0 + z * se_eta);
 		double phi = out->phi;
 		if (isfinite(mu0q)) {
 			double size = phi > 1 ? mu0q / (phi - 1) : 0, prob = 1 / phi;
@@ -409,7 +409,8 @@ int farrington_detect(const double *observed, const double *population, size_t n
 			out->pvalue = upper_tail(y, mu0q, size, prob);
 		}
 		out->expected = exp(eta0);
-		out->mu0 = p->threshold == FARRINGTON_NB_PLUGIN ? exp(eta0) : exp(eta0 + z * se_eta);
+		out->mu0 =
+		    p->threshold == FARRINGTON_NB_PLUGIN ? exp(eta0) : exp(eta0 + z * se_eta);
 	}
 	out->score = isnan(upper) ? NAN : (y - fit) / (upper - fit);
 	double recent = 0;

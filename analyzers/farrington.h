@@ -78,7 +78,7 @@ size_t farrington_first_index(const struct farrington_params *p);
  * t >= n; -ENOMEM. A model that does not converge is not an error: out->fitted is false.
  * Arrays are borrowed. */
 int farrington_detect(const double *observed, const double *population, size_t n, size_t t,
-		      const struct farrington_params *p, struct farrington_point *out)
-	__attribute__((warn_unused_result));
+                      const struct farrington_params *p, struct farrington_point *out)
+    __attribute__((warn_unused_result));
 
 #endif

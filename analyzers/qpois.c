@@ -36,7 +36,7 @@ static double deviance(const double *y, const double *mu, const double *prior, s
 
 /* eta = X b + offset; mu = max(exp(eta), DBL_EPSILON). */
 static void predict(const double *x, const double *b, const double *offset, size_t n, size_t p,
-		    double *eta, double *mu)
+                    double *eta, double *mu)
 {
 	for (size_t i = 0; i < n; i++) {
 		double e = offset != NULL ? offset[i] : 0;
@@ -58,8 +58,8 @@ void qpois_fit_free(struct qpois_fit *fit)
 	fit->mu = fit->w_working = fit->sqrt_w_x = NULL;
 }
 
-int qpois_fit(const double *x, const double *y, const double *offset, const double *prior,
-	      size_t n, size_t p, int maxit, double epsilon, struct qpois_fit *fit)
+int qpois_fit(const double *x, const double *y, const double *offset, const double *prior, size_t n,
+              size_t p, int maxit, double epsilon, struct qpois_fit *fit)
 {
 	memset(fit, 0, sizeof(*fit));
 	if (p == 0 || p > QPOIS_MAX_P || n < p || n > SIZE_MAX / (p + 8) / sizeof(double))

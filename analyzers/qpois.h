@@ -34,9 +34,9 @@ struct qpois_fit {
  * qpois_fit_free; a fit that did not converge is returned with converged = false, as R does).
  * Returns -EINVAL for n < p, p > QPOIS_MAX_P, negative or non-finite y; -ENOMEM; -EDOM when
  * the design is rank deficient (R would alias a column). */
-int qpois_fit(const double *x, const double *y, const double *offset, const double *prior,
-	      size_t n, size_t p, int maxit, double epsilon, struct qpois_fit *fit)
-	__attribute__((warn_unused_result));
+int qpois_fit(const double *x, const double *y, const double *offset, const double *prior, size_t n,
+              size_t p, int maxit, double epsilon, struct qpois_fit *fit)
+    __attribute__((warn_unused_result));
 
 /* Frees the arrays of `fit` (not the struct). NULL-safe. */
 void qpois_fit_free(struct qpois_fit *fit);

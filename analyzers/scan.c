@@ -172,7 +172,7 @@ static int push_set(struct windows *w, size_t idx)
 /* Circular sets: for each centre, the centre and then the nearest areas while the population
  * stays within `limit`. `near` has room for n_inc entries. */
 static int build_circles(struct windows *w, const double *x, const double *y, const double *pop,
-			 double limit, struct nearby *near)
+                         double limit, struct nearby *near)
 {
 	for (size_t c = 0; c < w->n_inc; c++) {
 		w->start[c] = w->n_sets;
@@ -249,8 +249,8 @@ static struct nearby heap_pop(struct nearby *h, size_t *n)
  * indices, `loc` caller to local (SIZE_MAX outside the study region). `heap` has room for
  * n_inc entries; `mark` is n_inc zeros and is left so (1 = queued or in the set). */
 static int build_connected(struct windows *w, const struct scan_input *in, const size_t *inc,
-			   const size_t *loc, const double *x, const double *y, const double *pop,
-			   double limit, struct nearby *heap, unsigned char *mark)
+                           const size_t *loc, const double *x, const double *y, const double *pop,
+                           double limit, struct nearby *heap, unsigned char *mark)
 {
 	for (size_t c = 0; c < w->n_inc; c++) {
 		w->start[c] = w->n_sets;
@@ -262,8 +262,10 @@ static int build_connected(struct windows *w, const struct scan_input *in, const
 		heap_push(heap, &n_heap, (struct nearby){0.0, c});
 		while (n_heap > 0) {
 			struct nearby v = heap_pop(heap, &n_heap);
-			if (w->n_sets > first && inside + pop[v.idx] > limit)
+			if (w->n_sets > first && inside + pop[v.idx] > limit) {
+				mark[v.idx] = 0;
 				break;
+			}
 			inside += pop[v.idx];
 			r = push_set(w, v.idx);
 			if (r < 0)
@@ -309,11 +311,38 @@ static int window_expected(struct windows *w, const double *se)
 	return 0;
 }
 
-/* The largest LLR over all windows, for one data set given as `sc`, the per-area counts over
- * the last u + 1 weeks ([n_inc][n_weeks]). `cum` is scratch of n_weeks. When `best` is not
- * NULL it receives, per area set, its best LLR and length (the shortest among equals). */
-static double scan_windows(const struct windows *w, const double *sc, double total, double *cum,
-			   struct set_best *best)
+/* Scans every window of the observed data set: `sc` holds the per-area counts over the last
+ * u + 1 weeks ([n_inc][n_weeks]), `cum` is scratch of n_weeks. Stores in best[j] the largest
+ * LLR of area set j and its length (the shortest among equals). */
+static void scan_sets(const struct windows *w, const double *sc, double total, double *cum,
+                      struct set_best *best)
+{
+	size_t W = w->n_weeks;
+	for (size_t c = 0; c < w->n_inc; c++) {
+		for (size_t u = 0; u < W; u++)
+			cum[u] = 0.0;
+		for (size_t j = w->start[c]; j < w->start[c + 1]; j++) {
+			const double *s = sc + w->order[j] * W;
+			const double *e = w->e + j * W;
+			best[j].llr = 0.0;
+			best[j].weeks = 1;
+			for (size_t u = 0; u < W; u++) {
+				cum[u] += s[u];
+				double l = llr(cum[u], e[u], total);
+				if (l > best[j].llr) {
+					best[j].llr = l;
+					best[j].weeks = u + 1;
+				}
+			}
+		}
+	}
+}
+
+/* The largest LLR over all windows of one replicate, arguments as for scan_sets. Since
+ * ln x <= x - 1, LLR <= (c - e) (c / e - (C - c) / (C - e)); a window whose bound cannot beat
+ * the running maximum is skipped without taking logarithms, as most windows of a null data
+ * set are. The maximum is the same value llr() gives the observed data, so ties compare. */
+static double scan_max(const struct windows *w, const double *sc, double total, double *cum)
 {
 	size_t W = w->n_weeks;
 	double max = 0.0;
@@ -323,23 +352,17 @@ static double scan_windows(const struct windows *w, const double *sc, double tot
 		for (size_t j = w->start[c]; j < w->start[c + 1]; j++) {
 			const double *s = sc + w->order[j] * W;
 			const double *e = w->e + j * W;
-			double set_llr = 0.0;
-			size_t set_u = 0;
 			for (size_t u = 0; u < W; u++) {
-				cum[u] += s[u];
-				if (cum[u] > e[u]) {
-					double l = llr(cum[u], e[u], total);
-					if (l > set_llr) {
-						set_llr = l;
-						set_u = u;
-					}
-				}
-			}
-			if (set_llr > max)
-				max = set_llr;
-			if (best != NULL) {
-				best[j].llr = set_llr;
-				best[j].weeks = set_u + 1;
+				double obs = cum[u] += s[u];
+				if (!(obs > e[u]))
+					continue;
+				double bound =
+				    (obs - e[u]) * (obs / e[u] - (total - obs) / (total - e[u]));
+				if (bound * (1.0 + 1e-9) < max)
+					continue;
+				double l = llr(obs, e[u], total);
+				if (l > max)
+					max = l;
 			}
 		}
 	}
@@ -364,7 +387,7 @@ static int candidate_cmp(const void *pa, const void *pb)
 /* Validates parameters and input; sums the total count, expectation and population over the
  * study region. Returns 0, -EINVAL or -EOVERFLOW. */
 static int validate(const struct scan_input *in, const struct scan_params *p, gsl_rng *rng,
-		    uint64_t *total, double *sum_e, double *total_pop, size_t *n_inc)
+                    uint64_t *total, double *sum_e, double *total_pop, size_t *n_inc)
 {
 	if (!(p->max_pop_share > 0.0 && p->max_pop_share <= 1.0) || p->max_weeks < 1 ||
 	    p->max_clusters < 1 || (p->n_replications > 0 && rng == NULL))
@@ -432,10 +455,11 @@ static void suffix_sums(const unsigned int *cells, size_t n, size_t W, double *o
 }
 
 /* Fills result->clusters from the observed best window per area set: greedily by decreasing
- * LLR, skipping windows that share an area with a cluster already taken. */
+ * LLR, skipping windows that share an area with a cluster already taken. n_weeks is the
+ * length of the study period. */
 static int pick_clusters(const struct windows *w, const struct set_best *best, const double *sc,
-			 const size_t *inc, size_t max_clusters, double total,
-			 struct scan_result *res)
+                         const size_t *inc, size_t n_weeks, size_t max_clusters, double total,
+                         struct scan_result *res)
 {
 	struct candidate *cand = NULL;
 	unsigned char *taken = NULL;
@@ -450,7 +474,8 @@ static int pick_clusters(const struct windows *w, const struct set_best *best, c
 	for (size_t c = 0; c < w->n_inc; c++) {
 		for (size_t j = w->start[c]; j < w->start[c + 1]; j++) {
 			if (best[j].llr > 0.0)
-				cand[n_cand++] = (struct candidate){best[j].llr, c, j, best[j].weeks};
+				cand[n_cand++] =
+				    (struct candidate){best[j].llr, c, j, best[j].weeks};
 		}
 	}
 	qsort(cand, n_cand, sizeof(*cand), candidate_cmp);
@@ -478,6 +503,7 @@ static int pick_clusters(const struct windows *w, const struct set_best *best, c
 		double e = w->e[last * W + u];
 		cl->centre = inc[cand[k].centre];
 		cl->n_weeks = cand[k].weeks;
+		cl->first_week = n_weeks - cand[k].weeks;
 		cl->observed = c;
 		cl->expected = e;
 		cl->relative_risk = c < total ? (c / e) / ((total - c) / (total - e)) : INFINITY;
@@ -496,10 +522,10 @@ static void set_p_values(struct scan_result *res)
 	double denom = (double)res->n_replications + 1.0;
 	for (size_t k = 0; k < res->n_clusters; k++) {
 		struct scan_cluster *cl = &res->clusters[k];
-		double floor = cl->llr * (1.0 - LLR_TIE_REL);
+		double tie_floor = cl->llr * (1.0 - LLR_TIE_REL);
 		size_t rank = 1;
 		for (size_t i = 0; i < res->n_replications; i++) {
-			if (res->replicate_max[i] >= floor)
+			if (res->replicate_max[i] >= tie_floor)
 				rank++;
 		}
 		cl->p_value = (double)rank / denom;
@@ -510,7 +536,7 @@ static void set_p_values(struct scan_result *res)
 }
 
 int scan_run(const struct scan_input *in, const struct scan_params *params, gsl_rng *rng,
-	     struct scan_result **out)
+             struct scan_result **out)
 {
 	struct scan_params defaults;
 	struct scan_result *res = NULL;
@@ -542,8 +568,8 @@ int scan_run(const struct scan_input *in, const struct scan_params *params, gsl_
 	if (res == NULL)
 		goto out;
 	res->n_replications = params->n_replications;
-	res->replicate_max = calloc(params->n_replications == 0 ? 1 : params->n_replications,
-				    sizeof(double));
+	res->replicate_max =
+	    calloc(params->n_replications == 0 ? 1 : params->n_replications, sizeof(double));
 	if (res->replicate_max == NULL)
 		goto out;
 	res->total_observed = (double)total_count;
@@ -573,9 +599,9 @@ int scan_run(const struct scan_input *in, const struct scan_params *params, gsl_
 	near = alloc_array(n_inc, sizeof(struct nearby));
 	mark = calloc(n_inc, 1);
 	w.start = alloc_array(n_inc + 1, sizeof(size_t));
-	if (inc == NULL || loc == NULL || px == NULL || py == NULL || pop == NULL ||
-	    prob == NULL || se == NULL || sc == NULL || cum == NULL || cells == NULL ||
-	    near == NULL || mark == NULL || w.start == NULL)
+	if (inc == NULL || loc == NULL || px == NULL || py == NULL || pop == NULL || prob == NULL ||
+	    se == NULL || sc == NULL || cum == NULL || cells == NULL || near == NULL ||
+	    mark == NULL || w.start == NULL)
 		goto out;
 	double rest = 0.0; /* rescaled expectation of the weeks older than any window */
 	size_t l = 0;
@@ -625,8 +651,8 @@ int scan_run(const struct scan_input *in, const struct scan_params *params, gsl_
 	best = alloc_array(w.n_sets, sizeof(*best));
 	if (best == NULL)
 		goto out;
-	scan_windows(&w, sc, total, cum, best);
-	r = pick_clusters(&w, best, sc, inc, params->max_clusters, total, res);
+	scan_sets(&w, sc, total, cum, best);
+	r = pick_clusters(&w, best, sc, inc, T, params->max_clusters, total, res);
 	if (r < 0)
 		goto out;
 
@@ -636,7 +662,7 @@ int scan_run(const struct scan_input *in, const struct scan_params *params, gsl_
 	for (size_t i = 0; i < params->n_replications; i++) {
 		gsl_ran_multinomial(rng, k_cells, (unsigned int)total_count, prob, cells);
 		suffix_sums(cells, n_inc, W, sc);
-		res->replicate_max[i] = scan_windows(&w, sc, total, cum, NULL);
+		res->replicate_max[i] = scan_max(&w, sc, total, cum);
 	}
 	set_p_values(res);
 	r = 0;

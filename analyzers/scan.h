@@ -44,8 +44,11 @@
  * (INFINITY when c = C).
  *
  * Inference. n_replications null data sets are drawn with gsl_ran_multinomial from the
- * caller's gsl_rng: C cases over the cells with probabilities e / C. The maximum LLR over all
- * windows is computed for each. A cluster with log likelihood ratio L has
+ * caller's gsl_rng: C cases over the cells with probabilities e / C, one draw per data set
+ * over the cells of the last min(max_weeks, n_weeks) weeks, area by area in index order with
+ * the current week first, plus one cell for all older weeks when they expect any cases (only
+ * their total matters). The maximum LLR over all windows is computed for each. A cluster
+ * with log likelihood ratio L has
  *   p = (1 + #{replicate maxima >= L}) / (n_replications + 1),
  * its rank among the replicates counting the observed data set. Maxima within a relative
  * 1e-10 of L count as ties (>=), so that rounding in sums of the same cells never makes a
@@ -80,8 +83,8 @@
 
 #include <gsl/gsl_rng.h>
 
-/* Largest number of windows (area sets times lengths) one run may scan; each costs 8 bytes
- * plus a little work per replication. More gives -E2BIG. */
+/* Largest number of windows (area sets times lengths) one run may scan; each takes 8 to 40
+ * bytes and a few nanoseconds per replication. More gives -E2BIG. */
 #define SCAN_MAX_WINDOWS ((size_t)1 << 26)
 
 /* Tuning of one scan. Start from scan_params_default() and change what is needed. */
@@ -96,30 +99,35 @@ struct scan_params {
 /* The data of one scan. Every pointer is borrowed for the duration of scan_run. Arrays over
  * cells hold one row of n_weeks per area: cell (a, t) is at a * n_weeks + t. */
 struct scan_input {
-	size_t n_areas;              /* >= 1 */
-	size_t n_weeks;              /* >= 1; week n_weeks - 1 is the current week */
-	const double *population;    /* [n_areas], finite, >= 0; 0 leaves the area out */
-	const double *x;             /* [n_areas] centroid, any planar unit (finite when */
-	const double *y;             /* the area has a population) */
-	const unsigned int *counts;  /* [n_areas * n_weeks] observed cases */
-	const double *expected;      /* [n_areas * n_weeks] finite, >= 0, any common scale */
-	const size_t *nb_start;      /* [n_areas + 1] or NULL: the neighbours of area a are */
-	const size_t *nb_index;      /* nb_index[nb_start[a] .. nb_start[a + 1]) */
+	size_t n_areas;           /* >= 1 */
+	size_t n_weeks;           /* >= 1; week n_weeks - 1 is the current week */
+	const double *population; /* [n_areas], finite, >= 0; 0 leaves the area out */
+	/* [n_areas] centroids in any planar unit; finite where the area has a population */
+	const double *x;
+	const double *y;
+	const unsigned int *counts; /* [n_areas * n_weeks] observed cases */
+	const double *expected;     /* [n_areas * n_weeks] finite, >= 0, any common scale */
+	/* Neighbour lists, read only with use_neighbours (else may be NULL): nb_start has
+	 * n_areas + 1 entries, and the neighbours of area a are nb_index[nb_start[a] ..
+	 * nb_start[a + 1]), caller's indices. */
+	const size_t *nb_start;
+	const size_t *nb_index;
 };
 
 /* One cluster: a window and its figures. */
 struct scan_cluster {
-	size_t *areas;          /* [n_areas] the caller's area indices, centre first, then in
-				 * the order the set grew; owned by the result */
+	/* [n_areas] the caller's area indices, centre first, then in the order the set grew;
+	 * owned by the result */
+	size_t *areas;
 	size_t n_areas;
-	size_t centre;          /* the caller's index of the area the set grew from */
-	size_t first_week;      /* first week of the window; it ends at the current week */
-	size_t n_weeks;         /* length of the window in weeks */
-	double observed;        /* c */
-	double expected;        /* e, after rescaling to the observed total */
-	double relative_risk;   /* (c / e) / ((C - c) / (C - e)); INFINITY when c = C */
-	double llr;             /* log likelihood ratio, > 0 */
-	double p_value;         /* Monte Carlo p-value, in (0, 1] */
+	size_t centre;           /* the caller's index of the area the set grew from */
+	size_t first_week;       /* first week of the window; it ends at the current week */
+	size_t n_weeks;          /* length of the window in weeks */
+	double observed;         /* c */
+	double expected;         /* e, after rescaling to the observed total */
+	double relative_risk;    /* (c / e) / ((C - c) / (C - e)); INFINITY when c = C */
+	double llr;              /* log likelihood ratio, > 0 */
+	double p_value;          /* Monte Carlo p-value, in (0, 1] */
 	double recurrence_weeks; /* 1 / p_value: weekly analyses per chance cluster this strong */
 };
 
@@ -132,9 +140,10 @@ struct scan_result {
 	double max_llr;          /* LLR of the most likely cluster, 0 when there is none */
 	double p_value;          /* its p-value, 1 when there is none */
 	size_t n_replications;
-	double *replicate_max;   /* [n_replications] largest LLR of each null data set, in the
-				  * order drawn (all 0 when C = 0) */
-	size_t n_clusters;       /* 0 .. max_clusters, most likely cluster first */
+	/* [n_replications] largest LLR of each null data set, in the order drawn (all 0 when
+	 * C = 0) */
+	double *replicate_max;
+	size_t n_clusters; /* 0 .. max_clusters, most likely cluster first */
 	struct scan_cluster *clusters;
 };
 
@@ -148,13 +157,14 @@ void scan_params_default(struct scan_params *p);
  * returns, leaving *out untouched:
  *   -EINVAL    a NULL array, zero areas or weeks, a NaN, infinite or negative number, no area
  *              with a population, a neighbour index out of range, use_neighbours without
- *              lists, a parameter out of range, or cases where all expectation is zero;
+ *              lists, a parameter out of range, or a positive count in a cell whose
+ *              expectation is zero (so also cases when all expectation is zero);
  *   -EOVERFLOW array sizes that overflow, or a total count above UINT_MAX;
  *   -E2BIG     more than SCAN_MAX_WINDOWS windows (lower max_pop_share or max_weeks);
  *   -ENOMEM    out of memory. */
 __attribute__((warn_unused_result)) int scan_run(const struct scan_input *in,
-						 const struct scan_params *params, gsl_rng *rng,
-						 struct scan_result **out);
+                                                 const struct scan_params *params, gsl_rng *rng,
+                                                 struct scan_result **out);
 
 /* Frees `r` and everything it owns. scan_result_free(NULL) does nothing. */
 void scan_result_free(struct scan_result *r);

@@ -466,7 +466,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct upload *u = arg;
 	log_warn("ingest", "request %s: no answer from the database within %d s",
-		 http_req_id(u->hr), u->a->d->config->ingest_timeout_s);
+	         http_req_id(u->hr), u->a->d->config->ingest_timeout_s);
 	fail(u, 503, "unavailable", "database_timeout",
 	     "could not store the batch: the database did not answer in time",
 	     "The batch was not acknowledged; send it again later (re-sending is harmless).");

@@ -38,6 +38,8 @@ struct config_key {
 static int check_listen(const char *value, struct err *e);
 static int check_log_level(const char *value, struct err *e);
 static int check_nonempty(const char *value, struct err *e);
+static int check_probability(const char *value, struct err *e);
+static int check_ratio(const char *value, struct err *e);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -81,8 +83,35 @@ static const struct config_key keys[] = {
     {"ingest", "max_inflight_batches", CONFIG_INT, OFF(ingest_max_inflight), "64", true, NULL, 1,
      100000, NULL,
      "most upload batches being stored at once; beyond it uploads get 503 with Retry-After"},
+    {"ingest", "timeout_s", CONFIG_INT, OFF(ingest_timeout_s), "30", true, NULL, 1, 3600, NULL,
+     "an upload the database has not stored within this many seconds gets 503 (it was not "
+     "acknowledged; re-sending is harmless)"},
     {"ingest", "max_age_weeks", CONFIG_INT, OFF(ingest_max_age_weeks), "520", true, NULL, 1, 5200,
      NULL, "signals for weeks older than this many weeks are rejected"},
+    {"detect", "schedule", CONFIG_BOOL, OFF(detect_schedule), "true", true, NULL, 0, 0, NULL,
+     "run the weekly analysis inside the daemon (one replica runs it; the others skip)"},
+    {"detect", "weekday", CONFIG_INT, OFF(detect_weekday), "1", true, NULL, 1, 7, NULL,
+     "ISO weekday (1 = Monday) on which the previous week is analysed"},
+    {"detect", "hour", CONFIG_INT, OFF(detect_hour), "6", true, NULL, 0, 23, NULL,
+     "hour (UTC) of that day from which the analysis runs"},
+    {"detect", "years_back", CONFIG_INT, OFF(detect_b), "4", true, NULL, 1, 10, NULL,
+     "Farrington: years of history in the baseline (b); five years of data allow 4"},
+    {"detect", "half_window", CONFIG_INT, OFF(detect_w), "3", true, NULL, 0, 10, NULL,
+     "Farrington: weeks either side of the same week in earlier years (w)"},
+    {"detect", "periods", CONFIG_INT, OFF(detect_no_periods), "10", true, NULL, 1, 20, NULL,
+     "Farrington: seasonal periods per year (noPeriods; Noufaily 2013: 10)"},
+    {"detect", "past_weeks_excluded", CONFIG_INT, OFF(detect_past_weeks), "26", true, NULL, 0, 52,
+     NULL, "Farrington: recent weeks left out of the baseline"},
+    {"detect", "alpha", CONFIG_STRING, OFF(detect_alpha), "0.01", true, NULL, 0, 0,
+     check_probability, "one-sided level of the upper bound"},
+    {"detect", "min_persons", CONFIG_INT, OFF(detect_min_persons), "8", true, NULL, 1, 100000, NULL,
+     "an alert needs at least this many distinct persons in a week"},
+    {"detect", "min_ratio", CONFIG_STRING, OFF(detect_min_ratio), "1.5", true, NULL, 0, 0,
+     check_ratio, "an alert needs observed >= this times expected"},
+    {"detect", "consecutive_weeks", CONFIG_INT, OFF(detect_consecutive), "2", true, NULL, 1, 8,
+     NULL, "an alert needs this many weekly exceedances in a row"},
+    {"detect", "cooldown_weeks", CONFIG_INT, OFF(detect_cooldown), "8", true, NULL, 0, 520, NULL,
+     "after an alert is closed, no new one for the same area and theme for this long"},
     {"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
      "error, warn, info or debug"},
     {"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0, 3600,
@@ -115,6 +144,27 @@ static int check_nonempty(const char *value, struct err *e)
 	if (value[0] == '\0')
 		return err_set(e, 0, "invalid_config", "must not be empty");
 	return 0;
+}
+
+/* A number in (lo, hi); fills e otherwise. */
+static int check_number(const char *value, double lo, double hi, struct err *e)
+{
+	char *end;
+	double v = strtod(value, &end);
+	if (end == value || *end != '\0' || !(v > lo && v < hi))
+		return err_set(e, 0, "invalid_config", "expected a number between %g and %g", lo,
+		               hi);
+	return 0;
+}
+
+static int check_probability(const char *value, struct err *e)
+{
+	return check_number(value, 0, 1, e);
+}
+
+static int check_ratio(const char *value, struct err *e)
+{
+	return check_number(value, 0, 1000, e);
 }
 
 int config_parse_listen(const char *listen, char *host, size_t host_size, int *port)

@@ -27,6 +27,18 @@ struct config {
 	int ingest_max_inflight;
 	int ingest_max_age_weeks;
 	int ingest_timeout_s;
+	bool detect_schedule;
+	int detect_weekday;
+	int detect_hour;
+	int detect_b;
+	int detect_w;
+	int detect_no_periods;
+	int detect_past_weeks;
+	char *detect_alpha;
+	int detect_min_persons;
+	char *detect_min_ratio;
+	int detect_consecutive;
+	int detect_cooldown;
 	char *log_level;
 	int shutdown_grace_s;
 	int readiness_timeout_ms;

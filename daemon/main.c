@@ -1,6 +1,7 @@
 /* wijkradar: process entry. Parses the command line, loads the configuration and hands over
  * to the subcommand; only this file decides the exit code. */
 #include "cli.h"
+#include "cli_analyze.h"
 #include "cli_areas.h"
 #include "cli_ingest.h"
 #include "cli_token.h"
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "areas") != 0 &&
 	    strcmp(cmd, "token") != 0 && strcmp(cmd, "ingest") != 0 &&
-	    strcmp(cmd, "check-config") != 0) {
+	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "error: unrecognized command: \"%s\"\n\n%s", cmd, usage_text);
 		return 2;
 	}
@@ -168,6 +169,8 @@ int main(int argc, char **argv)
 		rc = cli_token(cargc, cargv, c);
 	} else if (strcmp(cmd, "ingest") == 0) {
 		rc = cli_ingest(cargc, cargv, c);
+	} else if (strcmp(cmd, "analyze") == 0) {
+		rc = cli_analyze(cargc, cargv, c);
 	} else {
 		rc = check_config(c, config_path);
 	}

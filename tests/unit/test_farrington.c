@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -127,9 +127,9 @@ static void test_golden(void **state)
 		size_t t;
 		double y, upper, expected, pvalue, score, mu0, phi;
 		int alarm, trend;
-		int k = sscanf(line, "%63s %63s %zu %lf %lf %lf %d %d %lf %lf %lf %lf", series,
-			       control, &t, &y, &upper, &expected, &alarm, &trend, &pvalue, &score,
-			       &mu0, &phi);
+		int k =
+		    sscanf(line, "%63s %63s %zu %lf %lf %lf %d %d %lf %lf %lf %lf", series, control,
+		           &t, &y, &upper, &expected, &alarm, &trend, &pvalue, &score, &mu0, &phi);
 		assert_int_equal(k, 12);
 		const struct series *s = find_series(series);
 		assert_non_null(s);
@@ -140,23 +140,25 @@ static void test_golden(void **state)
 		rows++;
 		alarms += alarm;
 		int ok = close_enough(upper, got.upperbound, 1e-6) &&
-			 close_enough(expected, got.expected, 1e-6) &&
-			 close_enough(pvalue, got.pvalue, 1e-6) && close_enough(phi, got.phi, 1e-6) &&
-			 close_enough(score, got.score, 1e-6) && close_enough(mu0, got.mu0, 1e-6) &&
-			 alarm == (int)got.alarm && trend == (int)got.trend;
+		         close_enough(expected, got.expected, 1e-6) &&
+		         close_enough(pvalue, got.pvalue, 1e-6) &&
+		         close_enough(phi, got.phi, 1e-6) && close_enough(score, got.score, 1e-6) &&
+		         close_enough(mu0, got.mu0, 1e-6) && alarm == (int)got.alarm &&
+		         trend == (int)got.trend;
 		if (!isnan(upper) && !isnan(got.upperbound))
-			worst = fmax(worst, fabs(upper - got.upperbound) / fmax(fabs(upper), 1e-12));
+			worst =
+			    fmax(worst, fabs(upper - got.upperbound) / fmax(fabs(upper), 1e-12));
 		if (!ok && failures++ < 20)
 			print_error("%s %s t=%zu y=%g: R upper %.12g exp %.12g alarm %d trend %d p "
-				    "%.6g score %.6g mu0 %.6g phi %.12g | C upper %.12g exp %.12g "
-				    "alarm %d trend %d p %.6g score %.6g mu0 %.6g phi %.12g\n",
-				    series, control, t, y, upper, expected, alarm, trend, pvalue,
-				    score, mu0, phi, got.upperbound, got.expected, got.alarm,
-				    got.trend, got.pvalue, got.score, got.mu0, got.phi);
+			            "%.6g score %.6g mu0 %.6g phi %.12g | C upper %.12g exp %.12g "
+			            "alarm %d trend %d p %.6g score %.6g mu0 %.6g phi %.12g\n",
+			            series, control, t, y, upper, expected, alarm, trend, pvalue,
+			            score, mu0, phi, got.upperbound, got.expected, got.alarm,
+			            got.trend, got.pvalue, got.score, got.mu0, got.phi);
 	}
 	fclose(f);
 	print_message("%zu golden rows, %zu alarms, worst relative upper-bound difference %.3g\n",
-		      rows, alarms, worst);
+	              rows, alarms, worst);
 	assert_true(rows > 5000);
 	assert_true(alarms > 50);
 	assert_int_equal(failures, 0);
@@ -165,7 +167,7 @@ static void test_golden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_golden),
+	    cmocka_unit_test(test_golden),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
