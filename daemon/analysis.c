@@ -26,56 +26,56 @@ static const char sql_try_lock[] = "SELECT pg_try_advisory_lock(8606991734345395
 static const char sql_unlock[] = "SELECT pg_advisory_unlock(8606991734345395321)";
 /* $1 week */
 static const char sql_done[] =
-	"SELECT 1 FROM analysis_run WHERE week = $1 AND status = 'succeeded' LIMIT 1";
+    "SELECT 1 FROM analysis_run WHERE week = $1 AND status = 'succeeded' LIMIT 1";
 /* $1 week, $2 trigger, $3 requested_by */
 static const char sql_start[] =
-	"INSERT INTO analysis_run (week, trigger, requested_by) VALUES ($1, $2, $3) RETURNING id";
+    "INSERT INTO analysis_run (week, trigger, requested_by) VALUES ($1, $2, $3) RETURNING id";
 /* $1 id, $2 status, $3 total, $4 analysed, $5 raised, $6 updated, $7 ms, $8 error */
 static const char sql_finish[] =
-	"UPDATE analysis_run SET finished_at = now(), status = $2, series_total = $3,"
-	" series_analysed = $4, alerts_raised = $5, alerts_updated = $6, duration_ms = $7,"
-	" error = $8 WHERE id = $1";
+    "UPDATE analysis_run SET finished_at = now(), status = $2, series_total = $3,"
+    " series_analysed = $4, alerts_raised = $5, alerts_updated = $6, duration_ms = $7,"
+    " error = $8 WHERE id = $1";
 /* $1 from, $2 week */
 static const char sql_total[] =
-	"SELECT count(*) FROM (SELECT DISTINCT organisation, area_code, theme"
-	" FROM need_week_count WHERE week BETWEEN $1 AND $2) s";
+    "SELECT count(*) FROM (SELECT DISTINCT organisation, area_code, theme"
+    " FROM need_week_count WHERE week BETWEEN $1 AND $2) s";
 static const char sql_org_start[] =
-	"SELECT organisation, min(week)::text FROM need_week_count GROUP BY organisation";
+    "SELECT organisation, min(week)::text FROM need_week_count GROUP BY organisation";
 /* $1 from, $2 week, $3 min persons */
 static const char sql_series[] =
-	"WITH cand AS (SELECT organisation, area_code, theme FROM need_week_count"
-	" WHERE week = $2 GROUP BY 1, 2, 3 HAVING sum(persons) >= $3)"
-	" SELECT n.organisation, n.area_code, n.theme, n.week::text, sum(n.persons)::int"
-	" FROM need_week_count n JOIN cand c USING (organisation, area_code, theme)"
-	" WHERE n.week BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+    "WITH cand AS (SELECT organisation, area_code, theme FROM need_week_count"
+    " WHERE week = $2 GROUP BY 1, 2, 3 HAVING sum(persons) >= $3)"
+    " SELECT n.organisation, n.area_code, n.theme, n.week::text, sum(n.persons)::int"
+    " FROM need_week_count n JOIN cand c USING (organisation, area_code, theme)"
+    " WHERE n.week BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
 /* $1 codes */
 static const char sql_population[] =
-	"SELECT code, year, coalesce(population, -1) FROM area WHERE code = ANY($1::text[])"
-	" ORDER BY code, year";
+    "SELECT code, year, coalesce(population, -1) FROM area WHERE code = ANY($1::text[])"
+    " ORDER BY code, year";
 /* $1 organisation, $2 area_code, $3 theme, $4 cooldown weeks, $5 area_year, $6 method,
  * $7 first_week, $8 last_week, $9 observed, $10 expected, $11 upperbound, $12 ratio,
  * $13 pvalue, $14 recurrence, $15 strength, $16 trend, $17 evidence, $18 run id */
 static const char sql_alert[] =
-	"WITH cooling AS (SELECT 1 FROM alert WHERE organisation = $1 AND area_code = $2"
-	" AND theme = $3 AND state = 'closed'"
-	" AND closed_at > now() - make_interval(weeks => $4::int)),"
-	" up AS (INSERT INTO alert (organisation, area_year, area_code, theme, method,"
-	" first_week, last_week, observed, expected, upperbound, ratio, pvalue,"
-	" recurrence_weeks, strength, trend, evidence, run_id)"
-	" SELECT $1, $5, $2, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb,"
-	" $18 WHERE NOT EXISTS (SELECT 1 FROM cooling)"
-	" ON CONFLICT (organisation, area_code, theme) WHERE state <> 'closed'"
-	" DO UPDATE SET method = EXCLUDED.method, last_week = EXCLUDED.last_week,"
-	" observed = EXCLUDED.observed, expected = EXCLUDED.expected,"
-	" upperbound = EXCLUDED.upperbound, ratio = EXCLUDED.ratio, pvalue = EXCLUDED.pvalue,"
-	" recurrence_weeks = EXCLUDED.recurrence_weeks, strength = EXCLUDED.strength,"
-	" trend = EXCLUDED.trend, evidence = EXCLUDED.evidence, run_id = EXCLUDED.run_id,"
-	" updated_at = now() WHERE alert.last_week <= EXCLUDED.last_week"
-	" RETURNING id, (xmax = 0) AS inserted),"
-	" ev AS (INSERT INTO alert_event (alert_id, kind, actor)"
-	" SELECT id, CASE WHEN inserted THEN 'raised' ELSE 'updated' END,"
-	" 'analysis run ' || $18 FROM up)"
-	" SELECT inserted FROM up";
+    "WITH cooling AS (SELECT 1 FROM alert WHERE organisation = $1 AND area_code = $2"
+    " AND theme = $3 AND state = 'closed'"
+    " AND closed_at > now() - make_interval(weeks => $4::int)),"
+    " up AS (INSERT INTO alert (organisation, area_year, area_code, theme, method,"
+    " first_week, last_week, observed, expected, upperbound, ratio, pvalue,"
+    " recurrence_weeks, strength, trend, evidence, run_id)"
+    " SELECT $1, $5, $2, $3, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb,"
+    " $18 WHERE NOT EXISTS (SELECT 1 FROM cooling)"
+    " ON CONFLICT (organisation, area_code, theme) WHERE state <> 'closed'"
+    " DO UPDATE SET method = EXCLUDED.method, last_week = EXCLUDED.last_week,"
+    " observed = EXCLUDED.observed, expected = EXCLUDED.expected,"
+    " upperbound = EXCLUDED.upperbound, ratio = EXCLUDED.ratio, pvalue = EXCLUDED.pvalue,"
+    " recurrence_weeks = EXCLUDED.recurrence_weeks, strength = EXCLUDED.strength,"
+    " trend = EXCLUDED.trend, evidence = EXCLUDED.evidence, run_id = EXCLUDED.run_id,"
+    " updated_at = now() WHERE alert.last_week <= EXCLUDED.last_week"
+    " RETURNING id, (xmax = 0) AS inserted),"
+    " ev AS (INSERT INTO alert_event (alert_id, kind, actor)"
+    " SELECT id, CASE WHEN inserted THEN 'raised' ELSE 'updated' END,"
+    " 'analysis run ' || $18 FROM up)"
+    " SELECT inserted FROM up";
 
 void analysis_options_default(struct analysis_options *o)
 {
@@ -110,10 +110,10 @@ void analysis_options_from_config(const struct config *c, struct analysis_option
 
 /* Runs a statement; on failure fills e and returns NULL. */
 static PGresult *run(PGconn *conn, const char *sql, int n, const char *const *params,
-		     const char *what, struct err *e)
+                     const char *what, struct err *e)
 {
-	PGresult *res = n == 0 ? PQexec(conn, sql)
-			       : PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+	PGresult *res =
+	    n == 0 ? PQexec(conn, sql) : PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
 		return res;
@@ -186,62 +186,61 @@ static json_t *evidence(const struct series *s, const struct analysis_options *o
 		const struct detect_week *w = &s->res.weeks[k];
 		week_label(t - k, label, sizeof(label));
 		json_array_append_new(
-			weeks, json_pack("{s:s, s:f, s:o, s:o, s:o, s:b}", "week", label, "observed",
-					 w->observed,
-					 "expected", isnan(w->expected) ? json_null() : json_real(w->expected),
-					 "upperbound",
-					 isnan(w->upperbound) ? json_null() : json_real(w->upperbound),
-					 "pvalue", isnan(w->pvalue) ? json_null() : json_real(w->pvalue),
-					 "exceeds", w->exceeds));
+		    weeks,
+		    json_pack(
+		        "{s:s, s:f, s:o, s:o, s:o, s:b}", "week", label, "observed", w->observed,
+		        "expected", isnan(w->expected) ? json_null() : json_real(w->expected),
+		        "upperbound", isnan(w->upperbound) ? json_null() : json_real(w->upperbound),
+		        "pvalue", isnan(w->pvalue) ? json_null() : json_real(w->pvalue), "exceeds",
+		        w->exceeds));
 	}
 	size_t from = s->n > 104 ? s->n - 104 : 0;
 	for (size_t i = from; i < s->n; i++) {
 		week_label(s->start + (long)i, label, sizeof(label));
 		json_array_append_new(series,
-				      json_pack("{s:s, s:f}", "week", label, "persons", s->y[i]));
+		                      json_pack("{s:s, s:f}", "week", label, "persons", s->y[i]));
 	}
 	const char *threshold = p->farrington.threshold == FARRINGTON_NB_PLUGIN ? "nbPlugin"
-				: p->farrington.threshold == FARRINGTON_MUAN	? "muan"
-										: "delta";
+	                        : p->farrington.threshold == FARRINGTON_MUAN    ? "muan"
+	                                                                        : "delta";
 	json_t *params =
-		s->res.method == DETECT_FARRINGTON
-			? json_pack("{s:i, s:i, s:i, s:i, s:f, s:s, s:b, s:b}", "b", p->farrington.b,
-				    "w", p->farrington.w, "no_periods", p->farrington.no_periods,
-				    "past_weeks_not_included", p->farrington.past_weeks_not_included,
-				    "alpha", p->farrington.alpha, "threshold", threshold,
-				    "population_offset", s->with_offset, "reweight",
-				    p->farrington.reweight)
-			: json_pack("{s:s, s:i, s:f}", "ears_method",
-				    p->ears_method == EARS_C1   ? "C1"
-				    : p->ears_method == EARS_C2 ? "C2"
-								: "C3",
-				    "baseline", p->ears_baseline, "alpha", p->ears_alpha);
+	    s->res.method == DETECT_FARRINGTON
+	        ? json_pack("{s:i, s:i, s:i, s:i, s:f, s:s, s:b, s:b}", "b", p->farrington.b, "w",
+	                    p->farrington.w, "no_periods", p->farrington.no_periods,
+	                    "past_weeks_not_included", p->farrington.past_weeks_not_included,
+	                    "alpha", p->farrington.alpha, "threshold", threshold,
+	                    "population_offset", s->with_offset, "reweight", p->farrington.reweight)
+	        : json_pack("{s:s, s:i, s:f}", "ears_method",
+	                    p->ears_method == EARS_C1   ? "C1"
+	                    : p->ears_method == EARS_C2 ? "C2"
+	                                                : "C3",
+	                    "baseline", p->ears_baseline, "alpha", p->ears_alpha);
 	json_t *rule = json_pack("{s:i, s:f, s:i}", "min_persons", p->min_persons, "min_ratio",
-				 p->min_ratio, "consecutive_weeks", p->consecutive);
+	                         p->min_ratio, "consecutive_weeks", p->consecutive);
 	week_label(t, label, sizeof(label));
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "week", label, "method",
-			 s->res.method == DETECT_FARRINGTON ? "farrington_flexible" : "ears",
-			 "description",
-			 s->res.method == DETECT_FARRINGTON
-				 ? "Farrington Flexible (Noufaily et al. 2013): quasi-Poisson GLM "
-				   "with trend and seasonal periods, reweighted, negative binomial "
-				   "upper bound"
-				 : "EARS (short history): mean and sd of the weeks before",
-			 "population", s->population >= 0 ? json_integer(s->population) : json_null(),
-			 "weeks", weeks, "series", series, "params", params, "rule", rule, "trend",
-			 s->res.trend != 0 ? json_pack("{s:s, s:f}", "direction",
-						       s->res.trend > 0 ? "rising" : "falling",
-						       "per_week", s->res.trend_per_week)
-					   : json_null());
+	return json_pack(
+	    "{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "week", label, "method",
+	    s->res.method == DETECT_FARRINGTON ? "farrington_flexible" : "ears", "description",
+	    s->res.method == DETECT_FARRINGTON
+	        ? "Farrington Flexible (Noufaily et al. 2013): quasi-Poisson GLM "
+	          "with trend and seasonal periods, reweighted, negative binomial "
+	          "upper bound"
+	        : "EARS (short history): mean and sd of the weeks before",
+	    "population", s->population >= 0 ? json_integer(s->population) : json_null(), "weeks",
+	    weeks, "series", series, "params", params, "rule", rule, "trend",
+	    s->res.trend != 0
+	        ? json_pack("{s:s, s:f}", "direction", s->res.trend > 0 ? "rising" : "falling",
+	                    "per_week", s->res.trend_per_week)
+	        : json_null());
 }
 
 /* Raises or updates the alert of one series. Returns 1 raised, 2 updated, 0 neither
  * (cooldown, or an alert of a later week exists), or -EIO. */
 static int store_alert(PGconn *conn, const struct series *s, const struct analysis_options *o,
-		       long t, long long run_id, struct err *e)
+                       long t, long long run_id, struct err *e)
 {
-	char cooldown[16], area_year[8], first[16], last[16], observed[24], expected[32],
-		upper[32], ratio[32], pvalue[32], recur[32], strength[32], run_text[24];
+	char cooldown[16], area_year[8], first[16], last[16], observed[24], expected[32], upper[32],
+	    ratio[32], pvalue[32], recur[32], strength[32], run_text[24];
 	const struct detect_result *r = &s->res;
 	isoweek_monday(isoweek_from_index(t - r->run_length + 1), first, sizeof(first));
 	isoweek_monday(isoweek_from_index(t), last, sizeof(last));
@@ -253,7 +252,7 @@ static int store_alert(PGconn *conn, const struct series *s, const struct analys
 	snprintf(ratio, sizeof(ratio), "%.17g", isfinite(r->ratio) ? r->ratio : 1e9);
 	snprintf(pvalue, sizeof(pvalue), "%.17g", r->weeks[0].pvalue);
 	snprintf(recur, sizeof(recur), "%.17g",
-		 isfinite(r->recurrence_weeks) ? r->recurrence_weeks : 1e30);
+	         isfinite(r->recurrence_weeks) ? r->recurrence_weeks : 1e30);
 	snprintf(strength, sizeof(strength), "%.17g", r->strength);
 	snprintf(run_text, sizeof(run_text), "%lld", run_id);
 	json_t *ev = evidence(s, o, t);
@@ -262,23 +261,25 @@ static int store_alert(PGconn *conn, const struct series *s, const struct analys
 	if (evtext == NULL)
 		return -ENOMEM;
 	const char *params[18] = {s->organisation,
-				  s->area_code,
-				  s->theme,
-				  cooldown,
-				  area_year,
-				  r->method == DETECT_FARRINGTON ? "farrington_flexible" : "ears",
-				  first,
-				  last,
-				  observed,
-				  expected,
-				  upper,
-				  ratio,
-				  isnan(r->weeks[0].pvalue) ? NULL : pvalue,
-				  isnan(r->recurrence_weeks) ? NULL : recur,
-				  strength,
-				  r->trend > 0 ? "rising" : r->trend < 0 ? "falling" : "none",
-				  evtext,
-				  run_text};
+	                          s->area_code,
+	                          s->theme,
+	                          cooldown,
+	                          area_year,
+	                          r->method == DETECT_FARRINGTON ? "farrington_flexible" : "ears",
+	                          first,
+	                          last,
+	                          observed,
+	                          expected,
+	                          upper,
+	                          ratio,
+	                          isnan(r->weeks[0].pvalue) ? NULL : pvalue,
+	                          isnan(r->recurrence_weeks) ? NULL : recur,
+	                          strength,
+	                          r->trend > 0   ? "rising"
+	                          : r->trend < 0 ? "falling"
+	                                         : "none",
+	                          evtext,
+	                          run_text};
 	PGresult *res = run(conn, sql_alert, 18, params, "could not store an alert", e);
 	free(evtext);
 	if (res == NULL)
@@ -291,8 +292,8 @@ static int store_alert(PGconn *conn, const struct series *s, const struct analys
 }
 
 /* Evaluates one loaded series. Returns 0 or -errno. */
-static int evaluate(struct series *s, const struct analysis_options *o,
-		    const struct area_pop *pops, size_t n_pops, long t)
+static int evaluate(struct series *s, const struct analysis_options *o, const struct area_pop *pops,
+                    size_t n_pops, long t)
 {
 	const struct area_pop *ap = NULL;
 	for (size_t i = 0; i < n_pops && ap == NULL; i++) {
@@ -304,8 +305,9 @@ static int evaluate(struct series *s, const struct analysis_options *o,
 	for (int i = 0; ap != NULL && i < ap->n; i++)
 		s->area_year = ap->years[i] > s->area_year ? ap->years[i] : s->area_year;
 	for (size_t i = 0; i < s->n; i++) {
-		long pop = ap != NULL ? population_in(ap, isoweek_from_index(s->start + (long)i).year)
-				      : -1;
+		long pop = ap != NULL
+		               ? population_in(ap, isoweek_from_index(s->start + (long)i).year)
+		               : -1;
 		s->pop[i] = pop > 0 ? (double)pop : NAN;
 		s->with_offset = s->with_offset && pop > 0;
 	}
@@ -317,7 +319,7 @@ static int evaluate(struct series *s, const struct analysis_options *o,
 }
 
 int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis_summary *out,
-		 struct err *e)
+                 struct err *e)
 {
 	struct timespec t0, t1;
 	char week[16], from[16], min_persons[16], run_id[24] = "";
@@ -391,12 +393,13 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 	/* Populations of the candidate areas. */
 	struct pgarray codes = {0};
 	for (int i = 0; i < rows; i++) {
-		if (i == 0 || strcmp(PQgetvalue(series_res, i, 1), PQgetvalue(series_res, i - 1, 1)))
+		if (i == 0 ||
+		    strcmp(PQgetvalue(series_res, i, 1), PQgetvalue(series_res, i - 1, 1)))
 			pgarray_add(&codes, PQgetvalue(series_res, i, 1));
 	}
 	const char *pp[] = {pgarray_text(&codes)};
 	res = pp[0] != NULL ? run(conn, sql_population, 1, pp, "could not read populations", e)
-			    : NULL;
+	                    : NULL;
 	pgarray_free(&codes);
 	if (res == NULL) {
 		PQclear(orgs);
@@ -440,7 +443,8 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 	for (int i = 0; i < rows && r == 0;) {
 		/* One series: rows i..j-1. */
 		int j = i;
-		snprintf(s.organisation, sizeof(s.organisation), "%s", PQgetvalue(series_res, i, 0));
+		snprintf(s.organisation, sizeof(s.organisation), "%s",
+		         PQgetvalue(series_res, i, 0));
 		snprintf(s.area_code, sizeof(s.area_code), "%s", PQgetvalue(series_res, i, 1));
 		snprintf(s.theme, sizeof(s.theme), "%s", PQgetvalue(series_res, i, 2));
 		long start = from_idx;
@@ -491,7 +495,7 @@ out:
 		PQclear(PQexec(conn, "ROLLBACK"));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	out->duration_ms =
-		(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (out->run_id > 0) {
 		char total[16], analysed[16], raised[16], updated[16], ms[32];
 		snprintf(total, sizeof(total), "%d", out->series_total);
@@ -499,8 +503,9 @@ out:
 		snprintf(raised, sizeof(raised), "%d", out->alerts_raised);
 		snprintf(updated, sizeof(updated), "%d", out->alerts_updated);
 		snprintf(ms, sizeof(ms), "%.3f", out->duration_ms);
-		const char *fp[] = {run_id, r == 0 ? "succeeded" : "failed", total, analysed,
-				    raised, updated, ms, r == 0 ? NULL : e->msg};
+		const char *fp[] = {
+		    run_id, r == 0 ? "succeeded" : "failed", total, analysed, raised, updated,
+		    ms,     r == 0 ? NULL : e->msg};
 		struct err e2;
 		err_clear(&e2);
 		PQclear(run(conn, sql_finish, 8, fp, "could not record the run's end", &e2));

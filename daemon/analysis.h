@@ -17,18 +17,18 @@
 #include "isoweek.h"
 
 struct analysis_options {
-	struct isoweek week;       /* the week to analyse */
-	const char *trigger;       /* "schedule", "cli" or "api" (borrowed) */
-	const char *requested_by;  /* token id or user, for the record; may be NULL (borrowed) */
-	bool skip_if_done;         /* do nothing when a succeeded run of this week exists */
-	int cooldown_weeks;        /* no new alert for a series within this after closing */
+	struct isoweek week;      /* the week to analyse */
+	const char *trigger;      /* "schedule", "cli" or "api" (borrowed) */
+	const char *requested_by; /* token id or user, for the record; may be NULL (borrowed) */
+	bool skip_if_done;        /* do nothing when a succeeded run of this week exists */
+	int cooldown_weeks;       /* no new alert for a series within this after closing */
 	struct detect_params detect;
 };
 
 struct analysis_summary {
-	long long run_id;   /* 0 when skipped */
-	bool skipped;       /* skip_if_done and the week was done already */
-	int series_total;   /* series with data in the history window */
+	long long run_id;    /* 0 when skipped */
+	bool skipped;        /* skip_if_done and the week was done already */
+	int series_total;    /* series with data in the history window */
 	int series_analysed; /* series whose current week could alert, evaluated */
 	int alerts_raised;
 	int alerts_updated;
@@ -49,6 +49,6 @@ void analysis_options_from_config(const struct config *c, struct analysis_option
  * Returns 0 and fills *out, or -EIO (database error, the run recorded as failed when
  * possible), -ENOMEM, with `e` filled. */
 int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis_summary *out,
-		 struct err *e) __attribute__((warn_unused_result));
+                 struct err *e) __attribute__((warn_unused_result));
 
 #endif

@@ -13,17 +13,17 @@
 
 /* $1 run id: the alerts the run raised or updated, strongest first. */
 static const char sql_alerts[] =
-	"SELECT a.id, a.organisation, a.area_code, coalesce(ar.name, ''), a.theme, a.observed,"
-	" round(a.expected::numeric, 1), round(a.upperbound::numeric, 1),"
-	" round(a.ratio::numeric, 2), a.trend, a.state, to_char(a.first_week, 'IYYY-\"W\"IW'),"
-	" to_char(a.last_week, 'IYYY-\"W\"IW'), round(a.recurrence_weeks::numeric / 52, 1)"
-	" FROM alert a LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
-	" WHERE a.run_id = $1 ORDER BY a.strength DESC";
+    "SELECT a.id, a.organisation, a.area_code, coalesce(ar.name, ''), a.theme, a.observed,"
+    " round(a.expected::numeric, 1), round(a.upperbound::numeric, 1),"
+    " round(a.ratio::numeric, 2), a.trend, a.state, to_char(a.first_week, 'IYYY-\"W\"IW'),"
+    " to_char(a.last_week, 'IYYY-\"W\"IW'), round(a.recurrence_weeks::numeric / 52, 1)"
+    " FROM alert a LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
+    " WHERE a.run_id = $1 ORDER BY a.strength DESC";
 
 int cli_analyze(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"week", required_argument, NULL, 'w'},
-					     {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	struct analysis_options o;
 	analysis_options_from_config(c, &o);
 	o.week = analysis_previous_week(time(NULL));
@@ -67,14 +67,15 @@ int cli_analyze(int argc, char **argv, const struct config *c)
 	PGresult *res = PQexecParams(conn, sql_alerts, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		for (int i = 0; i < PQntuples(res); i++)
-			printf("alert %s [%s] %s %s %s %s: %s persons in %s, expected %s (upper bound "
-			       "%s, ratio %s), weeks %s..%s, trend %s, about once in %s years by "
-			       "chance\n",
-			       PQgetvalue(res, i, 0), PQgetvalue(res, i, 10), PQgetvalue(res, i, 1),
-			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-			       PQgetvalue(res, i, 5), PQgetvalue(res, i, 12), PQgetvalue(res, i, 6),
-			       PQgetvalue(res, i, 7), PQgetvalue(res, i, 8), PQgetvalue(res, i, 11),
-			       PQgetvalue(res, i, 12), PQgetvalue(res, i, 9), PQgetvalue(res, i, 13));
+			printf(
+			    "alert %s [%s] %s %s %s %s: %s persons in %s, expected %s (upper bound "
+			    "%s, ratio %s), weeks %s..%s, trend %s, about once in %s years by "
+			    "chance\n",
+			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 10), PQgetvalue(res, i, 1),
+			    PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			    PQgetvalue(res, i, 5), PQgetvalue(res, i, 12), PQgetvalue(res, i, 6),
+			    PQgetvalue(res, i, 7), PQgetvalue(res, i, 8), PQgetvalue(res, i, 11),
+			    PQgetvalue(res, i, 12), PQgetvalue(res, i, 9), PQgetvalue(res, i, 13));
 	}
 	PQclear(res);
 	PQfinish(conn);

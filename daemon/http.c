@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -45,6 +46,9 @@ struct http_req {
 	const char *route;          /* route path for metrics, or "unmatched" */
 	struct timespec start;
 	char id[65];
+	char param[128];        /* the segment matched by the route's final star */
+	struct evkeyvalq query; /* parsed on first use */
+	bool query_parsed;
 };
 
 static const char metric_requests[] = "wijkradar_http_requests_total";
@@ -120,8 +124,46 @@ static void finish(struct http_req *hr, int status, struct evbuffer *buf)
 	          secs * 1e3);
 	if (buf != NULL)
 		evbuffer_free(buf);
+	if (hr->query_parsed)
+		evhttp_clear_headers(&hr->query);
 	hr->h->n_inflight--;
 	free(hr);
+}
+
+const char *http_req_param(const struct http_req *hr)
+{
+	return hr->param;
+}
+
+const char *http_req_query(struct http_req *hr, const char *name)
+{
+	if (!hr->query_parsed) {
+		TAILQ_INIT(&hr->query);
+		hr->query_parsed = true;
+		const struct evhttp_uri *uri =
+		    hr->req != NULL ? evhttp_request_get_evhttp_uri(hr->req) : NULL;
+		const char *q = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+		if (q != NULL && evhttp_parse_query_str(q, &hr->query) < 0)
+			evhttp_clear_headers(&hr->query);
+	}
+	return evhttp_find_header(&hr->query, name);
+}
+
+/* Matches `path` against a route: exactly, or, for a route ending in a slash and a star, the prefix
+ * and one non-empty segment without '/', which is copied into param. */
+static bool route_matches(const char *route, const char *path, char *param, size_t size)
+{
+	size_t n = strlen(route);
+	if (n < 2 || strcmp(route + n - 2, "/*") != 0)
+		return strcmp(route, path) == 0;
+	if (strncmp(route, path, n - 1) != 0)
+		return false;
+	const char *seg = path + n - 1;
+	size_t len = strlen(seg);
+	if (len == 0 || len >= size || strchr(seg, '/') != NULL)
+		return false;
+	memcpy(param, seg, len + 1);
+	return true;
 }
 
 const char *http_req_header(const struct http_req *hr, const char *name)
@@ -275,7 +317,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	for (size_t i = 0; i < h->n_routes; i++) {
 		struct route *r = &h->routes[i];
-		if (strcmp(r->path, path) != 0)
+		if (!route_matches(r->path, path, hr->param, sizeof(hr->param)))
 			continue;
 		hr->route = r->path;
 		int bit = method_bit(method);

@@ -39,8 +39,9 @@ void http_apply_config(struct http *h, const struct config *config);
 /* The TCP port actually bound (useful with port 0). */
 int http_port(const struct http *h);
 
-/* Adds a route: exact `path` (kept) for the methods in `methods` (EVHTTP_REQ_* bits).
- * A second route on the same path adds methods. Returns 0 or -ENOMEM. */
+/* Adds a route: `path` (kept) for the methods in `methods` (EVHTTP_REQ_* bits). A path ending
+ * in "/" + "*" matches one more non-empty segment (read it with http_req_param). A second route on
+ * the same path adds methods. Returns 0 or -ENOMEM. */
 int http_route(struct http *h, const char *path, int methods, http_handler_fn *fn, void *arg)
     __attribute__((warn_unused_result));
 
@@ -55,6 +56,14 @@ enum evhttp_cmd_type http_req_method(const struct http_req *hr);
 
 /* The request id (from a sane X-Request-Id header, or generated). Valid until the reply. */
 const char *http_req_id(const struct http_req *hr);
+
+/* The segment matched by the final "*" of the route ("" for exact routes). Valid until the reply.
+ */
+const char *http_req_param(const struct http_req *hr);
+
+/* The decoded value of query parameter `name` (first occurrence), or NULL. Valid until the
+ * reply. */
+const char *http_req_query(struct http_req *hr, const char *name);
 
 /* The value of request header `name` (case-insensitive), or NULL when absent or the client has
  * gone. Valid until the reply. */

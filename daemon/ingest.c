@@ -83,7 +83,8 @@ static bool is_date(const char *s)
 	return a >= 1900 && a <= 2100 && b >= 1 && b <= 12 && c >= 1 && c <= 31;
 }
 
-const char *ingest_identifying(const char *s)
+/* BSN, e-mail address or phone number as the whole value. */
+static const char *contact_or_identity(const char *s)
 {
 	if (ingest_is_bsn(s))
 		return "looks like a BSN (passes the eleven-test)";
@@ -91,6 +92,28 @@ const char *ingest_identifying(const char *s)
 		return "looks like an e-mail address";
 	if (is_phone(s))
 		return "looks like a phone number";
+	return NULL;
+}
+
+const char *ingest_personal_data(const char *s)
+{
+	const char *why = contact_or_identity(s);
+	if (why != NULL)
+		return why;
+	/* A number ending a text: "bel 06 12345678", "BSN 111222333". */
+	for (const char *p = s; *p; p++) {
+		if ((p == s || !isdigit((unsigned char)p[-1])) && isdigit((unsigned char)*p) &&
+		    (is_phone(p) || ingest_is_bsn(p)))
+			return "contains what looks like a phone number or BSN";
+	}
+	return NULL;
+}
+
+const char *ingest_identifying(const char *s)
+{
+	const char *why = contact_or_identity(s);
+	if (why != NULL)
+		return why;
 	if (is_date(s))
 		return "looks like a date; send ISO weeks, never dates";
 	for (const char *p = s; *p; p++) {

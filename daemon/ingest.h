@@ -47,6 +47,11 @@ int ingest_validate(const struct batch *b, const struct ingest_params *p, struct
 /* Adds a rejection to `rep` (used for the database's reference checks too). */
 void ingest_reject(struct ingest_report *rep, size_t index, const char *field, const char *reason);
 
+/* Returns why `s` looks like contact or identity data (a number passing the BSN eleven-test, an
+ * e-mail address, a Dutch phone number, also at the end of a text) or NULL. For texts that may
+ * hold words, such as the name of an initiative. `s` is borrowed. */
+const char *ingest_personal_data(const char *s);
+
 /* Returns why `s` looks like personal data ("looks like a BSN", ...) or NULL when it does not.
  * `s` is borrowed. */
 const char *ingest_identifying(const char *s);

@@ -4,6 +4,7 @@
 #include "cli_analyze.h"
 #include "cli_areas.h"
 #include "cli_ingest.h"
+#include "cli_initiatives.h"
 #include "cli_token.h"
 #include "config.h"
 #include "migrate.h"
@@ -150,7 +151,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "areas") != 0 &&
 	    strcmp(cmd, "token") != 0 && strcmp(cmd, "ingest") != 0 &&
-	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "check-config") != 0) {
+	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "initiatives") != 0 &&
+	    strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "error: unrecognized command: \"%s\"\n\n%s", cmd, usage_text);
 		return 2;
 	}
@@ -171,6 +173,8 @@ int main(int argc, char **argv)
 		rc = cli_ingest(cargc, cargv, c);
 	} else if (strcmp(cmd, "analyze") == 0) {
 		rc = cli_analyze(cargc, cargv, c);
+	} else if (strcmp(cmd, "initiatives") == 0) {
+		rc = cli_initiatives(cargc, cargv, c);
 	} else {
 		rc = check_config(c, config_path);
 	}

@@ -2,12 +2,16 @@
  * reverse. Blocking work (migrations) happens only before the loop starts. */
 #include "serve.h"
 
+#include "api_alerts.h"
+#include "api_analysis.h"
 #include "api_health.h"
 #include "api_ingest.h"
+#include "api_initiatives.h"
 #include "cli.h"
 #include "daemon.h"
 #include "log.h"
 #include "migrate.h"
+#include "scheduler.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +21,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 #include <gsl/gsl_errno.h>
 
 static const char metric_reloads[] = "wijkradar_config_reloads_total";
@@ -172,10 +177,11 @@ static int start(struct daemon *d)
 		cli_print_err(&e);
 		return -EIO;
 	}
-	if (api_health_start(d) < 0)
+	if (api_health_start(d) < 0 || api_alerts_start(d) < 0 || api_initiatives_start(d) < 0)
 		return -ENOMEM;
 	d->ingest = api_ingest_start(d);
-	if (d->ingest == NULL)
+	d->scheduler = scheduler_start(d);
+	if (d->ingest == NULL || d->scheduler == NULL || api_analysis_start(d) < 0)
 		return -ENOMEM;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
@@ -214,6 +220,7 @@ static void stop(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
+	scheduler_free(d->scheduler);
 	db_pool_free(d->db);
 	api_ingest_free(d->ingest);
 	http_free(d->http);
@@ -247,6 +254,11 @@ int serve_run(struct config *config, const char *config_path, const char *port_f
 	signal(SIGPIPE, SIG_IGN);
 	struct err e;
 	err_clear(&e);
+	/* The analysis worker thread signals the loop: libevent must know about threads. */
+	if (evthread_use_pthreads() < 0) {
+		fputs("error: could not set up libevent for threads\n", stderr);
+		return 1;
+	}
 	if (serve_load_pseudonym_key(config, &d.pseudonym_key, &e) < 0) {
 		cli_print_err(&e);
 		rc = 1;

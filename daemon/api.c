@@ -1,0 +1,117 @@
+/* Shared /v1 endpoint helpers (see api.h). */
+#include "api.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct authing {
+	struct daemon *d;
+	struct http_req *hr;
+	unsigned roles;
+	api_authed_fn *fn;
+	void *arg;
+};
+
+void api_reply_db_error(struct http_req *hr, int status, const PGresult *res)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (status == -EPROTO && state != NULL &&
+	    (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		http_reply_error(hr, 400, "bad_request", msg != NULL ? msg : "invalid value", NULL,
+				 NULL);
+		return;
+	}
+	if (status == -EPROTO) {
+		log_error("api", "request %s: query failed with SQLSTATE %s", http_req_id(hr),
+			  state != NULL ? state : "?");
+		http_reply_error(hr, 500, "internal", "the request could not be completed",
+				 "The error is in the daemon's log.", NULL);
+		return;
+	}
+	http_req_add_header(hr, "Retry-After", "5");
+	http_reply_error(hr, 503, "database_unavailable", "the database is not available", NULL,
+			 NULL);
+}
+
+static void on_auth(void *arg, int status, const struct auth_principal *p)
+{
+	struct authing *a = arg;
+	if (status == -EACCES) {
+		http_req_add_header(a->hr, "WWW-Authenticate", "Bearer realm=\"wijkradar\"");
+		http_reply_error(a->hr, 401, "unauthorized",
+				 "missing, unknown, expired or revoked bearer token", NULL, NULL);
+	} else if (status != 0) {
+		api_reply_db_error(a->hr, status, NULL);
+	} else if (!(a->roles & (1u << p->role))) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "a token with role \"%s\" cannot do this",
+			 auth_role_name(p->role));
+		http_reply_error(a->hr, 403, "forbidden", msg, NULL, NULL);
+	} else {
+		a->fn(a->d, a->hr, p, a->arg);
+	}
+	free(a);
+}
+
+void api_authenticate(struct daemon *d, struct http_req *hr, unsigned roles, api_authed_fn *fn,
+		      void *arg)
+{
+	struct authing *a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		http_reply_error(hr, 500, "internal", "out of memory", NULL, NULL);
+		return;
+	}
+	*a = (struct authing){d, hr, roles, fn, arg};
+	int r = auth_check(d->db, http_req_header(hr, "Authorization"), on_auth, a);
+	if (r < 0) {
+		free(a);
+		api_reply_db_error(hr, r, NULL);
+	}
+}
+
+struct json_query {
+	struct http_req *hr;
+	int ok;
+	int missing;
+	const char *why;
+};
+
+static void on_json_result(void *arg, int status, const PGresult *res)
+{
+	struct json_query *q = arg;
+	if (status != 0)
+		api_reply_db_error(q->hr, status, res);
+	else if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
+		http_reply_error(q->hr, q->missing, q->missing == 404 ? "not_found" : "invalid",
+				 q->why, NULL, NULL);
+	else
+		http_reply_text(q->hr, q->ok, "application/json", PQgetvalue(res, 0, 0),
+				(size_t)PQgetlength(res, 0, 0));
+	free(q);
+}
+
+void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
+		    const char *const *params, int ok, int missing, const char *why)
+{
+	struct json_query *q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		http_reply_error(hr, 500, "internal", "out of memory", NULL, NULL);
+		return;
+	}
+	*q = (struct json_query){hr, ok, missing, why};
+	int r = db_pool_query(d->db, sql, n_params, params, on_json_result, q);
+	if (r < 0) {
+		free(q);
+		api_reply_db_error(hr, r, NULL);
+	}
+}
+
+const char *api_scope(const struct auth_principal *p)
+{
+	return p->role == AUTH_ADMIN ? NULL : p->organisation;
+}

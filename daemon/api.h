@@ -1,0 +1,41 @@
+/* Pieces shared by the JSON endpoints under /v1 for people and dashboards: bearer-token
+ * authentication with allowed roles, and running one SQL statement that returns the JSON
+ * answer itself (PostgreSQL builds the JSON; C passes it through). Database trouble becomes
+ * 503 with Retry-After, and every path replies exactly once. */
+#ifndef WR_API_H
+#define WR_API_H
+
+#include "auth.h"
+#include "daemon.h"
+
+/* Role bits for api_authenticate. */
+#define API_SOURCE   (1u << AUTH_SOURCE)
+#define API_TEAMLEAD (1u << AUTH_TEAMLEAD)
+#define API_ANALYST  (1u << AUTH_ANALYST)
+#define API_ADMIN    (1u << AUTH_ADMIN)
+#define API_PEOPLE   (API_TEAMLEAD | API_ANALYST | API_ADMIN)
+
+/* Called with the authenticated caller (borrowed for the call) when the token is valid and
+ * its role is one of the allowed ones. The handler owns `hr` and must reply. */
+typedef void api_authed_fn(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
+			   void *arg);
+
+/* Checks the request's bearer token; replies 401, 403 or 503 itself, or calls `fn`. `arg` is
+ * passed through (borrowed; it must live until `fn` runs or the request is answered). */
+void api_authenticate(struct daemon *d, struct http_req *hr, unsigned roles, api_authed_fn *fn,
+		      void *arg);
+
+/* Runs `sql` (static text) with text parameters (copied) and replies with status `ok` and the
+ * first column of the first row as the JSON body. No row, or SQL NULL, gives `missing`
+ * (404 "not_found", or 400/422 "invalid") with `why` as the message. A server error with
+ * SQLSTATE 22xxx/23xxx (bad input) gives 400 with its message; anything else 500 or 503. */
+void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
+		    const char *const *params, int ok, int missing, const char *why);
+
+/* The organisation filter for a caller: NULL (all) for admins, else the caller's own. */
+const char *api_scope(const struct auth_principal *p);
+
+/* Replies 503 for a failed database call (status from db_pool_* or a callback). */
+void api_reply_db_error(struct http_req *hr, int status, const PGresult *res);
+
+#endif

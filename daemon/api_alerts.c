@@ -1,0 +1,298 @@
+/* Alert endpoints (see api_alerts.h). PostgreSQL builds the JSON; the state machine of the
+ * life cycle is one statement, so a transition and its event land together. */
+#include "api_alerts.h"
+
+#include "api.h"
+#include "area_csv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The public form of an alert row `a` with area `ar`. */
+#define ALERT_JSON                                                                                 \
+	"json_build_object('id', a.id, 'organisation', a.organisation, 'area_code', a.area_code,"  \
+	" 'area_year', a.area_year, 'area_name', ar.name, 'theme', a.theme, 'theme_label',"        \
+	" th.label_nl, 'state', a.state, 'method', a.method,"                                      \
+	" 'first_week', to_char(a.first_week, 'IYYY-\"W\"IW'),"                                     \
+	" 'last_week', to_char(a.last_week, 'IYYY-\"W\"IW'), 'observed', a.observed,"                \
+	" 'expected', round(a.expected::numeric, 2), 'upperbound', a.upperbound,"                  \
+	" 'ratio', round(a.ratio::numeric, 2), 'pvalue', a.pvalue, 'recurrence_weeks',"            \
+	" round(a.recurrence_weeks::numeric, 1), 'strength', round(a.strength::numeric, 3),"       \
+	" 'trend', a.trend, 'created_at', a.created_at, 'updated_at', a.updated_at,"               \
+	" 'closed_at', a.closed_at)"
+
+/* $1 organisation or NULL, $2 state or 'open' or NULL, $3 area or NULL, $4 theme or NULL,
+ * $5 limit, $6 offset */
+static const char sql_list[] =
+	"WITH f AS (SELECT a.*, " ALERT_JSON " AS j FROM alert a"
+	" LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
+	" JOIN theme th ON th.code = a.theme"
+	" WHERE ($1::text IS NULL OR a.organisation = $1)"
+	" AND ($2::text IS NULL OR a.state = $2 OR ($2 = 'open' AND a.state <> 'closed'))"
+	" AND ($3::text IS NULL OR a.area_code = $3) AND ($4::text IS NULL OR a.theme = $4))"
+	" SELECT json_build_object('alerts', coalesce((SELECT json_agg(j ORDER BY strength DESC,"
+	" id) FROM (SELECT j, strength, id FROM f ORDER BY strength DESC, id LIMIT $5::int"
+	" OFFSET $6::int) p), '[]'), 'total', (SELECT count(*) FROM f), 'limit', $5::int,"
+	" 'offset', $6::int)::text";
+
+/* $1 id, $2 organisation or NULL */
+static const char sql_detail[] =
+	"SELECT (" ALERT_JSON "::jsonb || jsonb_build_object('evidence', a.evidence,"
+	" 'area_population', ar.population, 'neighbours', ar.neighbours,"
+	" 'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', e.at, 'kind', e.kind,"
+	" 'from', e.from_state, 'to', e.to_state, 'actor', e.actor, 'note', e.note)"
+	" ORDER BY e.at, e.id), '[]') FROM alert_event e WHERE e.alert_id = a.id),"
+	" 'initiatives', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', i.code,"
+	" 'organisation', i.organisation, 'name', i.name, 'themes', i.themes, 'areas', i.areas,"
+	" 'contact_role', i.contact_role, 'url', i.url, 'where', CASE WHEN a.area_code ="
+	" ANY(i.areas) THEN 'in_area' ELSE 'neighbouring_area' END, 'started_after_this_alert',"
+	" i.started_after_alert IS NOT DISTINCT FROM a.id) ORDER BY (a.area_code = ANY(i.areas))"
+	" DESC, i.name), '[]') FROM initiative i WHERE i.active AND a.theme = ANY(i.themes)"
+	" AND i.areas && (ARRAY[a.area_code] || coalesce(ar.neighbours, '{}')))))::text"
+	" FROM alert a LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
+	" JOIN theme th ON th.code = a.theme"
+	" WHERE a.id = $1::bigint AND ($2::text IS NULL OR a.organisation = $2)";
+
+/* $1 id, $2 organisation or NULL, $3 new state, $4 token id, $5 actor, $6 note, $7 initiative
+ * code or NULL. Answers the previous state (NULL: no such alert), whether it changed, and
+ * whether the initiative was linked. */
+static const char sql_patch[] =
+	"WITH cur AS (SELECT id, state, organisation FROM alert WHERE id = $1::bigint"
+	" AND ($2::text IS NULL OR organisation = $2) FOR UPDATE),"
+	" ok AS (SELECT id, state FROM cur WHERE (state, $3::text) IN (('new', 'acknowledged'),"
+	" ('new', 'initiative_started'), ('new', 'closed'), ('acknowledged', 'initiative_started'),"
+	" ('acknowledged', 'closed'), ('initiative_started', 'closed'))),"
+	" up AS (UPDATE alert a SET state = $3, updated_at = now(),"
+	" closed_at = CASE WHEN $3 = 'closed' THEN now() END FROM ok WHERE a.id = ok.id"
+	" RETURNING a.id, ok.state AS from_state),"
+	" ev AS (INSERT INTO alert_event (alert_id, kind, from_state, to_state, token_id, actor,"
+	" note) SELECT id, 'state', from_state, $3, $4::bigint, $5, $6 FROM up),"
+	" lnk AS (UPDATE initiative i SET started_after_alert = cur.id, updated_at = now()"
+	" FROM cur WHERE $7::text IS NOT NULL AND i.code = $7 AND i.organisation = cur.organisation"
+	" AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
+	" SELECT (SELECT state FROM cur), (SELECT count(*) FROM up), (SELECT count(*) FROM lnk)";
+
+static const char *const states[] = {"new", "acknowledged", "initiative_started", "closed",
+				     "open"};
+
+static bool one_of(const char *v, const char *const *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v, set[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Organisation filter: the caller's own; an admin may name one. NULL with a reply sent when
+ * the caller asks for another organisation. `*all` set when no filter applies. */
+static bool scope_for(struct http_req *hr, const struct auth_principal *p, const char **org)
+{
+	const char *asked = http_req_query(hr, "organisation");
+	*org = api_scope(p);
+	if (asked == NULL)
+		return true;
+	if (*org != NULL && strcmp(asked, *org) != 0) {
+		http_reply_error(hr, 403, "forbidden",
+				 "this token may only read its own organisation's alerts", NULL,
+				 NULL);
+		return false;
+	}
+	*org = asked;
+	return true;
+}
+
+static bool bad_param(struct http_req *hr, const char *name, const char *why)
+{
+	char msg[160];
+	snprintf(msg, sizeof(msg), "invalid query parameter \"%s\": %s", name, why);
+	http_reply_error(hr, 400, "bad_request", msg, NULL, NULL);
+	return false;
+}
+
+/* Parses a non-negative integer parameter within [lo, hi] (default `def`). */
+static bool int_param(struct http_req *hr, const char *name, long lo, long hi, long def,
+		      char *out, size_t size)
+{
+	const char *v = http_req_query(hr, name);
+	long n = def;
+	if (v != NULL) {
+		char *end;
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
+			char why[64];
+			snprintf(why, sizeof(why), "expected an integer from %ld to %ld", lo, hi);
+			return bad_param(hr, name, why);
+		}
+	}
+	snprintf(out, size, "%ld", n);
+	return true;
+}
+
+static void list_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
+			void *arg)
+{
+	const char *org, *state = http_req_query(hr, "state"), *area = http_req_query(hr, "area");
+	const char *theme = http_req_query(hr, "theme");
+	char limit[16], offset[16];
+	if (!scope_for(hr, p, &org))
+		return;
+	if (state != NULL && !one_of(state, states, sizeof(states) / sizeof(states[0]))) {
+		bad_param(hr, "state", "expected new, acknowledged, initiative_started, closed or open");
+		return;
+	}
+	if (area != NULL && area_code_kind(area) == NULL) {
+		bad_param(hr, "area", "expected a CBS area code");
+		return;
+	}
+	if (theme != NULL && (strlen(theme) > 32 || strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(theme))) {
+		bad_param(hr, "theme", "expected a theme code such as EENZAAM");
+		return;
+	}
+	if (!int_param(hr, "limit", 1, 500, 50, limit, sizeof(limit)) ||
+	    !int_param(hr, "offset", 0, 10000000, 0, offset, sizeof(offset)))
+		return;
+	const char *params[] = {org, state, area, theme, limit, offset};
+	api_json_query(d, hr, sql_list, 6, params, 200, 404, "no alerts");
+}
+
+static void on_list(struct http_req *hr, void *arg)
+{
+	api_authenticate(arg, hr, API_PEOPLE, list_authed, NULL);
+}
+
+/* The {id} segment as a positive integer, or false after replying 404. */
+static bool alert_id(struct http_req *hr, char *out, size_t size)
+{
+	const char *id = http_req_param(hr);
+	if (strlen(id) > 18 || strspn(id, "0123456789") != strlen(id) || id[0] == '0') {
+		http_reply_error(hr, 404, "not_found", "no such alert", NULL, NULL);
+		return false;
+	}
+	snprintf(out, size, "%s", id);
+	return true;
+}
+
+static void detail_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
+			  void *arg)
+{
+	char id[24];
+	if (!alert_id(hr, id, sizeof(id)))
+		return;
+	const char *params[] = {id, api_scope(p)};
+	api_json_query(d, hr, sql_detail, 2, params, 200, 404, "no such alert");
+}
+
+/* A state change waiting for PostgreSQL. */
+struct patch {
+	struct daemon *d;
+	struct http_req *hr;
+	char id[24];
+	char state[24];
+	char *scope;
+};
+
+static void on_patched(void *arg, int status, const PGresult *res)
+{
+	struct patch *pa = arg;
+	if (status != 0) {
+		api_reply_db_error(pa->hr, status, res);
+	} else if (PQgetisnull(res, 0, 0)) {
+		http_reply_error(pa->hr, 404, "not_found", "no such alert", NULL, NULL);
+	} else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "cannot change an alert from \"%s\" to \"%s\"",
+			 PQgetvalue(res, 0, 0), pa->state);
+		http_reply_error(pa->hr, 409, "invalid_transition", msg,
+				 "States go new, acknowledged, initiative_started, closed; an "
+				 "alert can be closed from any open state.",
+				 NULL);
+	} else {
+		/* Answer with the alert as it is now. */
+		const char *params[] = {pa->id, pa->scope};
+		api_json_query(pa->d, pa->hr, sql_detail, 2, params, 200, 404, "no such alert");
+	}
+	free(pa->scope);
+	free(pa);
+}
+
+static void patch_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
+			 void *arg)
+{
+	char id[24], token[24], actor[96], *body = NULL;
+	size_t len = 0;
+	json_error_t je;
+	if (!alert_id(hr, id, sizeof(id)))
+		return;
+	if (http_req_body(hr, &body, &len) < 0) {
+		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
+				 NULL);
+		return;
+	}
+	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	free(body);
+	const char *state = NULL, *note = NULL, *initiative = NULL, *key;
+	json_t *v;
+	const char *bad = o == NULL || !json_is_object(o) ? "expected a JSON object" : NULL;
+	json_object_foreach(o, key, v)
+	{
+		const char **slot = strcmp(key, "state") == 0	     ? &state
+				    : strcmp(key, "note") == 0	     ? &note
+				    : strcmp(key, "initiative") == 0 ? &initiative
+								     : NULL;
+		if (slot == NULL || !json_is_string(v)) {
+			bad = slot == NULL ? "unrecognized field" : "fields must be strings";
+			break;
+		}
+		*slot = json_string_value(v);
+	}
+	if (bad == NULL && (state == NULL || !one_of(state, states, 4)))
+		bad = "\"state\" must be acknowledged, initiative_started or closed";
+	if (bad == NULL && note != NULL && strlen(note) > 500)
+		bad = "\"note\" is longer than 500 characters";
+	if (bad != NULL) {
+		http_reply_error(hr, 400, "bad_request", bad, NULL, NULL);
+		json_decref(o);
+		return;
+	}
+	struct patch *pa = calloc(1, sizeof(*pa));
+	const char *scope = api_scope(p);
+	if (pa == NULL || (scope != NULL && (pa->scope = strdup(scope)) == NULL)) {
+		free(pa);
+		json_decref(o);
+		http_reply_error(hr, 500, "internal", "out of memory", NULL, NULL);
+		return;
+	}
+	pa->d = d;
+	pa->hr = hr;
+	snprintf(pa->id, sizeof(pa->id), "%s", id);
+	snprintf(pa->state, sizeof(pa->state), "%s", state);
+	snprintf(token, sizeof(token), "%lld", p->token_id);
+	snprintf(actor, sizeof(actor), "token %lld (%s)", p->token_id, auth_role_name(p->role));
+	const char *params[] = {id, scope, state, token, actor, note, initiative};
+	int r = db_pool_query(d->db, sql_patch, 7, params, on_patched, pa);
+	json_decref(o);
+	if (r < 0) {
+		free(pa->scope);
+		free(pa);
+		api_reply_db_error(hr, r, NULL);
+	}
+}
+
+static void on_one(struct http_req *hr, void *arg)
+{
+	if (http_req_method(hr) == EVHTTP_REQ_PATCH)
+		api_authenticate(arg, hr, API_TEAMLEAD | API_ADMIN, patch_authed, NULL);
+	else
+		api_authenticate(arg, hr, API_PEOPLE, detail_authed, NULL);
+}
+
+int api_alerts_start(struct daemon *d)
+{
+	if (http_route(d->http, "/v1/alerts", EVHTTP_REQ_GET, on_list, d) < 0 ||
+	    http_route(d->http, "/v1/alerts/*", EVHTTP_REQ_GET | EVHTTP_REQ_PATCH, on_one, d) < 0)
+		return -ENOMEM;
+	return 0;
+}

@@ -1,0 +1,208 @@
+/* Scheduled analysis on a worker thread (see scheduler.h). The thread gets a copy of
+ * everything it needs (connection string, options), opens its own blocking connection, runs
+ * daemon/analysis.c and signals the loop with event_active (libevent is set up for threads in
+ * serve.c); the loop joins it and reports. Only the loop touches the scheduler's state. */
+#include "scheduler.h"
+
+#include "analysis.h"
+#include "daemon.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+struct job {
+	char *conninfo;
+	char trigger[16];
+	char requested_by[64];
+	struct analysis_options options;
+	struct analysis_summary summary;
+	struct err e;
+	int rc;
+};
+
+struct scheduler {
+	struct daemon *d;
+	struct event *tick;
+	struct event *done;
+	pthread_t thread;
+	bool busy;
+	struct job job;
+	long done_week;  /* week index handled (succeeded or skipped) by the schedule */
+	time_t retry_at; /* after a failed scheduled run, not before this */
+};
+
+static void *worker(void *arg)
+{
+	struct scheduler *s = arg;
+	struct job *j = &s->job;
+	const char *const keys[] = {"dbname", "application_name", NULL};
+	const char *const values[] = {j->conninfo, "wijkradar-analysis", NULL};
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(conn);
+		err_set(&j->e, 503, "database_unavailable", "could not connect to database: %.*s",
+			(int)strcspn(msg, "\n"), msg);
+		j->rc = -EIO;
+	} else {
+		PQsetNoticeProcessor(conn, db_notice_to_log, NULL);
+		j->rc = analysis_run(conn, &j->options, &j->summary, &j->e);
+	}
+	PQfinish(conn);
+	event_active(s->done, EV_READ, 0);
+	return NULL;
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+	struct job *j = &s->job;
+	char week[16];
+	pthread_join(s->thread, NULL);
+	s->busy = false;
+	isoweek_format(j->options.week, week, sizeof(week));
+	struct metrics *m = s->d->metrics;
+	if (j->rc == 0 && j->summary.skipped) {
+		log_info("analysis", "week %s was analysed already; skipped", week);
+		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"skipped\"", 1);
+	} else if (j->rc == 0) {
+		log_info("analysis",
+			 "run %lld of week %s (%s): %d series, %d evaluated, %d alerts raised, %d "
+			 "updated, %.0f ms",
+			 j->summary.run_id, week, j->trigger, j->summary.series_total,
+			 j->summary.series_analysed, j->summary.alerts_raised,
+			 j->summary.alerts_updated, j->summary.duration_ms);
+		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"succeeded\"", 1);
+		metrics_observe(m, "wijkradar_analysis_duration_seconds", "",
+				j->summary.duration_ms / 1e3);
+		metrics_gauge_set(m, "wijkradar_analysis_series", "", j->summary.series_total);
+		metrics_counter_add(m, "wijkradar_alerts_raised_total", "",
+				    j->summary.alerts_raised);
+		metrics_counter_add(m, "wijkradar_alerts_updated_total", "",
+				    j->summary.alerts_updated);
+	} else if (j->rc == -EBUSY) {
+		log_info("analysis", "week %s: another process is analysing; skipped", week);
+		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"busy\"", 1);
+	} else {
+		log_error("analysis", "run of week %s failed: %s%s%s", week, j->e.msg,
+			  j->e.detail[0] != '\0' ? ": " : "", j->e.detail);
+		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"failed\"", 1);
+	}
+	if (strcmp(j->trigger, "schedule") == 0) {
+		if (j->rc == 0)
+			s->done_week = isoweek_to_index(j->options.week);
+		else
+			s->retry_at = time(NULL) + 600;
+	}
+	free(j->conninfo);
+	j->conninfo = NULL;
+}
+
+int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char *trigger,
+			   const char *requested_by)
+{
+	if (s->busy)
+		return -EBUSY;
+	struct job *j = &s->job;
+	memset(j, 0, sizeof(*j));
+	j->conninfo = strdup(s->d->config->db_conninfo);
+	if (j->conninfo == NULL)
+		return -ENOMEM;
+	snprintf(j->trigger, sizeof(j->trigger), "%s", trigger);
+	snprintf(j->requested_by, sizeof(j->requested_by), "%s",
+		 requested_by != NULL ? requested_by : trigger);
+	analysis_options_from_config(s->d->config, &j->options);
+	j->options.week = week;
+	j->options.trigger = j->trigger;
+	j->options.requested_by = j->requested_by;
+	j->options.skip_if_done = strcmp(trigger, "schedule") == 0;
+	if (pthread_create(&s->thread, NULL, worker, s) != 0) {
+		free(j->conninfo);
+		j->conninfo = NULL;
+		return -EAGAIN;
+	}
+	s->busy = true;
+	return 0;
+}
+
+bool scheduler_busy(const struct scheduler *s)
+{
+	return s->busy;
+}
+
+/* Due: the configured weekday and hour of the current ISO week have passed. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+	const struct config *c = s->d->config;
+	struct timeval minute = {60, 0};
+	evtimer_add(s->tick, &minute);
+	time_t now = time(NULL);
+	if (!c->detect_schedule || s->busy || s->d->stopping || now < s->retry_at)
+		return;
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	int weekday = tm.tm_wday == 0 ? 7 : tm.tm_wday;
+	if (weekday < c->detect_weekday ||
+	    (weekday == c->detect_weekday && tm.tm_hour < c->detect_hour))
+		return;
+	struct isoweek week = analysis_previous_week(now);
+	if (isoweek_to_index(week) == s->done_week)
+		return;
+	int r = scheduler_run_analysis(s, week, "schedule", NULL);
+	if (r < 0 && r != -EBUSY)
+		log_error("analysis", "could not start the scheduled analysis: %s", strerror(-r));
+}
+
+struct scheduler *scheduler_start(struct daemon *d)
+{
+	struct metrics *m = d->metrics;
+	struct scheduler *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		goto nomem;
+	s->d = d;
+	s->done_week = -1;
+	s->tick = evtimer_new(d->base, on_tick, s);
+	s->done = event_new(d->base, -1, 0, on_done, s);
+	struct timeval soon = {1, 0};
+	if (s->tick == NULL || s->done == NULL || evtimer_add(s->tick, &soon) < 0)
+		goto nomem;
+	if (metrics_declare(m, "wijkradar_analysis_runs_total", METRICS_COUNTER,
+			    "Analysis runs, by result (succeeded, skipped, busy, failed)") < 0 ||
+	    metrics_declare(m, "wijkradar_analysis_duration_seconds", METRICS_HISTOGRAM,
+			    "Duration of succeeded analysis runs") < 0 ||
+	    metrics_declare(m, "wijkradar_analysis_series", METRICS_GAUGE,
+			    "Series in the last succeeded run") < 0 ||
+	    metrics_declare(m, "wijkradar_alerts_raised_total", METRICS_COUNTER,
+			    "Alerts raised by analysis runs") < 0 ||
+	    metrics_declare(m, "wijkradar_alerts_updated_total", METRICS_COUNTER,
+			    "Open alerts updated by analysis runs") < 0)
+		goto nomem;
+	return s;
+nomem:
+	scheduler_free(s);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void scheduler_free(struct scheduler *s)
+{
+	if (s == NULL)
+		return;
+	if (s->busy) {
+		log_info("analysis", "waiting for the running analysis to finish");
+		pthread_join(s->thread, NULL);
+		free(s->job.conninfo);
+	}
+	if (s->tick != NULL)
+		event_free(s->tick);
+	if (s->done != NULL)
+		event_free(s->done);
+	free(s);
+}
