@@ -32,10 +32,18 @@ else
     echo "private PostgreSQL cluster: $WIJKRADAR_DATABASE"
 fi
 conf=.wr-local/wijkradar.conf
+if [ ! -s .wr-local/pseudonym.key ]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(32))' >.wr-local/pseudonym.key)
+fi
 {
     echo "# written by deploy/demo.sh"
     echo "[http]"
     echo "listen = $listen"
+    echo "[privacy]"
+    echo "pseudonym_key_file = $proj/.wr-local/pseudonym.key"
+    echo "[detect]"
+    echo "# the demo starts the weekly analysis itself, after the upload"
+    echo "schedule = false"
 } >"$conf"
 
 step "wijkradar migrate"
@@ -44,7 +52,23 @@ step "wijkradar migrate"
 step "wijkradar areas import deploy/data/leeuwarden_wijken_2024.csv"
 echo "(Bron: CBS, Kerncijfers wijken en buurten 2024 (85984NED))"
 "$bin" --config "$conf" areas import deploy/data/leeuwarden_wijken_2024.csv
-"$bin" --config "$conf" areas list --year 2024 --municipality GM0080
+"$bin" --config "$conf" areas list --year 2024 --municipality GM0080 | head -n 6
+echo "..."
+
+step "wijkradar initiatives import (SYNTHETIC examples of existing collective initiatives)"
+"$bin" --config "$conf" initiatives import --organisation welzijn-leeuwarden \
+    deploy/data/initiatives_demo.csv
+
+step "tokens: a source system, a team lead, an admin (shown once, stored as hashes)"
+source_token=$("$bin" --config "$conf" token create --role source \
+    --organisation welzijn-leeuwarden --source demo-export --name "demo export")
+teamlead_token=$("$bin" --config "$conf" token create --role teamlead \
+    --organisation welzijn-leeuwarden --name "demo team lead")
+admin_token=$("$bin" --config "$conf" token create --role admin --organisation beheer \
+    --name "demo admin")
+
+step "a SYNTHETIC data set: five years of weekly needs in the 22 wijken, 14 themes"
+python3 deploy/synthetic.py --out .wr-local/synthetic.csv
 
 step "wijkradar serve"
 rm -f .wr-local/port
@@ -66,16 +90,44 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 url=http://127.0.0.1:$(cat .wr-local/port)
-cat .wr-local/daemon.log
-
-step "GET $url/healthz"
+head -n 4 .wr-local/daemon.log
 curl -s "$url/healthz"
-step "GET $url/readyz"
-curl -s "$url/readyz"
-step "GET $url/nope (errors are JSON with a stable code)"
-curl -s "$url/nope"
+
+step "wijkradar ingest: the nightly upload, in batches, acknowledged after commit"
+WIJKRADAR_TOKEN=$source_token "$bin" --config "$conf" ingest --url "$url" \
+    --source demo-export --organisation welzijn-leeuwarden --batch-size 5000 \
+    --state .wr-local/ingest.state .wr-local/synthetic.csv 2>/dev/null
+
+step "POST $url/v1/admin/analyze: the weekly analysis (normally scheduled, Monday 06:00 UTC)"
+curl -s -X POST -H "Authorization: Bearer $admin_token" "$url/v1/admin/analyze"
+echo
+for _ in $(seq 100); do
+    if curl -s -H "Authorization: Bearer $admin_token" "$url/v1/analysis/runs" |
+        python3 deploy/demo_show.py done; then
+        break
+    fi
+    sleep 0.1
+done
+curl -s -H "Authorization: Bearer $admin_token" "$url/v1/analysis/runs" |
+    python3 deploy/demo_show.py run
+
+step "GET $url/v1/alerts as the team lead: what the team lead is told"
+alert_id=$(curl -s -H "Authorization: Bearer $teamlead_token" "$url/v1/alerts?state=open" |
+    python3 deploy/demo_show.py first)
+if [ -z "$alert_id" ]; then
+    echo "no alert was raised (unexpected with the injected rise)" >&2
+    exit 1
+fi
+curl -s -H "Authorization: Bearer $teamlead_token" "$url/v1/alerts/$alert_id" |
+    python3 deploy/demo_show.py alert
+
+step "PATCH $url/v1/alerts/$alert_id: the team lead acknowledges it"
+curl -s -X PATCH -H "Authorization: Bearer $teamlead_token" \
+    -d '{"state": "acknowledged", "note": "besproken in het teamoverleg"}' \
+    "$url/v1/alerts/$alert_id" | python3 deploy/demo_show.py state
+
 step "GET $url/metrics (excerpt)"
-curl -s "$url/metrics" | grep -E '^wijkradar_(http_requests_total|db_connections_up|build_info)'
+curl -s "$url/metrics" | grep -E '^wijkradar_(ingest_signals_total|analysis_runs_total|alerts_raised_total|db_connections_up)'
 
 if [ -t 0 ] && [ -z "${WR_DEMO_EXIT:-}" ]; then
     step "the daemon runs at $url; press Ctrl-C to stop it (log: .wr-local/daemon.log)"
