@@ -40,7 +40,7 @@ void detect_params_default(struct detect_params *p)
 
 /* One week by EARS. Returns 0 or -errno. */
 static int ears_week(const double *observed, size_t n, size_t t, const struct detect_params *p,
-		     struct detect_week *wk)
+                     struct detect_week *wk)
 {
 	struct ears_params ep = ears_params_default(p->ears_method);
 	struct ears_point pt;
@@ -58,7 +58,7 @@ static int ears_week(const double *observed, size_t n, size_t t, const struct de
 }
 
 int detect_series(const double *observed, const double *population, size_t n, size_t t,
-		  const struct detect_params *p, struct detect_result *out)
+                  const struct detect_params *p, struct detect_result *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->ratio = out->strength = out->recurrence_weeks = out->trend_per_week = NAN;
@@ -69,8 +69,8 @@ int detect_series(const double *observed, const double *population, size_t n, si
 	if (oldest >= farrington_first_index(&p->farrington))
 		out->method = DETECT_FARRINGTON;
 	else if (oldest >= (size_t)p->ears_baseline + (p->ears_method == EARS_C1   ? 0
-							       : p->ears_method == EARS_C2 ? 2
-											   : 4))
+	                                               : p->ears_method == EARS_C2 ? 2
+	                                                                           : 4))
 		out->method = DETECT_EARS;
 	else
 		return 0;
@@ -101,8 +101,8 @@ int detect_series(const double *observed, const double *population, size_t n, si
 		}
 		out->n_evaluated++;
 		wk->exceeds = wk->observed >= p->min_persons && !isnan(wk->upperbound) &&
-			      wk->observed > wk->upperbound && !isnan(wk->expected) &&
-			      wk->observed >= p->min_ratio * wk->expected;
+		              wk->observed > wk->upperbound && !isnan(wk->expected) &&
+		              wk->observed >= p->min_ratio * wk->expected;
 		run = run && wk->exceeds;
 		if (run)
 			out->run_length++;

