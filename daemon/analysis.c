@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gsl/gsl_rng.h>
 #include <jansson.h>
 
 /* Advisory lock of the analysis: the ASCII bytes of "wr-analy". */
@@ -48,6 +49,15 @@ static const char sql_series[] =
     " SELECT n.organisation, n.area_code, n.theme, n.week::text, sum(n.persons)::int"
     " FROM need_week_count n JOIN cand c USING (organisation, area_code, theme)"
     " WHERE n.week BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+/* $1 from, $2 week: every series of the scan window and its baseline, by map. */
+static const char sql_scan_data[] =
+    "SELECT organisation, theme, area_code, week::text, sum(persons)::int FROM need_week_count"
+    " WHERE week BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+/* $1 codes: the latest classification of each code, with its geometry. */
+static const char sql_geometry[] =
+    "SELECT DISTINCT ON (code) code, year, coalesce(population, 0), centroid_lat,"
+    " centroid_lon, array_to_string(neighbours, ';') FROM area WHERE code = ANY($1::text[])"
+    " ORDER BY code, year DESC";
 /* $1 codes */
 static const char sql_population[] =
     "SELECT code, year, coalesce(population, -1) FROM area WHERE code = ANY($1::text[])"
@@ -83,6 +93,10 @@ void analysis_options_default(struct analysis_options *o)
 	o->trigger = "cli";
 	o->cooldown_weeks = 8;
 	detect_params_default(&o->detect);
+	o->scan = true;
+	scan_params_default(&o->scan_params);
+	o->scan_alpha = 0.05;
+	o->scan_baseline_weeks = 52;
 }
 
 struct isoweek analysis_previous_week(time_t now)
@@ -106,6 +120,11 @@ void analysis_options_from_config(const struct config *c, struct analysis_option
 	o->detect.min_ratio = strtod(c->detect_min_ratio, NULL);
 	o->detect.consecutive = c->detect_consecutive;
 	o->cooldown_weeks = c->detect_cooldown;
+	o->scan = c->detect_scan;
+	o->scan_alpha = strtod(c->detect_scan_alpha, NULL);
+	o->scan_params.n_replications = (size_t)c->detect_scan_replications;
+	o->scan_params.max_weeks = (size_t)c->detect_scan_max_weeks;
+	o->scan_params.max_pop_share = strtod(c->detect_scan_max_pop_share, NULL);
 }
 
 /* Runs a statement; on failure fills e and returns NULL. */
@@ -234,49 +253,58 @@ static json_t *evidence(const struct series *s, const struct analysis_options *o
 	        : json_null());
 }
 
-/* Raises or updates the alert of one series. Returns 1 raised, 2 updated, 0 neither
- * (cooldown, or an alert of a later week exists), or -EIO. */
-static int store_alert(PGconn *conn, const struct series *s, const struct analysis_options *o,
-                       long t, long long run_id, struct err *e)
+/* What an alert says, from either detector. */
+struct alert_record {
+	const char *organisation, *area_code, *theme, *method;
+	int area_year;
+	long first_week, last_week; /* week indices */
+	double observed, expected, upperbound, ratio, pvalue, recurrence_weeks, strength;
+	int trend;
+	json_t *evidence; /* taken */
+};
+
+/* Raises or updates one alert. Returns 1 raised, 2 updated, 0 neither (cooldown, or an alert
+ * of a later week exists), or a negative errno. */
+static int store_alert(PGconn *conn, struct alert_record *a, const struct analysis_options *o,
+                       long long run_id, struct err *e)
 {
 	char cooldown[16], area_year[8], first[16], last[16], observed[24], expected[32], upper[32],
 	    ratio[32], pvalue[32], recur[32], strength[32], run_text[24];
-	const struct detect_result *r = &s->res;
-	isoweek_monday(isoweek_from_index(t - r->run_length + 1), first, sizeof(first));
-	isoweek_monday(isoweek_from_index(t), last, sizeof(last));
+	isoweek_monday(isoweek_from_index(a->first_week), first, sizeof(first));
+	isoweek_monday(isoweek_from_index(a->last_week), last, sizeof(last));
 	snprintf(cooldown, sizeof(cooldown), "%d", o->cooldown_weeks);
-	snprintf(area_year, sizeof(area_year), "%d", s->area_year);
-	snprintf(observed, sizeof(observed), "%.0f", r->weeks[0].observed);
-	snprintf(expected, sizeof(expected), "%.17g", r->weeks[0].expected);
-	snprintf(upper, sizeof(upper), "%.17g", r->weeks[0].upperbound);
-	snprintf(ratio, sizeof(ratio), "%.17g", isfinite(r->ratio) ? r->ratio : 1e9);
-	snprintf(pvalue, sizeof(pvalue), "%.17g", r->weeks[0].pvalue);
+	snprintf(area_year, sizeof(area_year), "%d", a->area_year);
+	snprintf(observed, sizeof(observed), "%.0f", a->observed);
+	snprintf(expected, sizeof(expected), "%.17g", a->expected);
+	snprintf(upper, sizeof(upper), "%.17g", a->upperbound);
+	snprintf(ratio, sizeof(ratio), "%.17g", isfinite(a->ratio) ? a->ratio : 1e9);
+	snprintf(pvalue, sizeof(pvalue), "%.17g", a->pvalue);
 	snprintf(recur, sizeof(recur), "%.17g",
-	         isfinite(r->recurrence_weeks) ? r->recurrence_weeks : 1e30);
-	snprintf(strength, sizeof(strength), "%.17g", r->strength);
+	         isfinite(a->recurrence_weeks) ? a->recurrence_weeks : 1e30);
+	snprintf(strength, sizeof(strength), "%.17g", a->strength);
 	snprintf(run_text, sizeof(run_text), "%lld", run_id);
-	json_t *ev = evidence(s, o, t);
-	char *evtext = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
+	char *evtext = a->evidence != NULL ? json_dumps(a->evidence, JSON_COMPACT) : NULL;
+	json_decref(a->evidence);
+	a->evidence = NULL;
 	if (evtext == NULL)
 		return -ENOMEM;
-	const char *params[18] = {s->organisation,
-	                          s->area_code,
-	                          s->theme,
+	const char *params[18] = {a->organisation,
+	                          a->area_code,
+	                          a->theme,
 	                          cooldown,
 	                          area_year,
-	                          r->method == DETECT_FARRINGTON ? "farrington_flexible" : "ears",
+	                          a->method,
 	                          first,
 	                          last,
 	                          observed,
 	                          expected,
-	                          upper,
+	                          isnan(a->upperbound) ? NULL : upper,
 	                          ratio,
-	                          isnan(r->weeks[0].pvalue) ? NULL : pvalue,
-	                          isnan(r->recurrence_weeks) ? NULL : recur,
+	                          isnan(a->pvalue) ? NULL : pvalue,
+	                          isnan(a->recurrence_weeks) ? NULL : recur,
 	                          strength,
-	                          r->trend > 0   ? "rising"
-	                          : r->trend < 0 ? "falling"
+	                          a->trend > 0   ? "rising"
+	                          : a->trend < 0 ? "falling"
 	                                         : "none",
 	                          evtext,
 	                          run_text};
@@ -289,6 +317,33 @@ static int store_alert(PGconn *conn, const struct series *s, const struct analys
 		outcome = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 1 : 2;
 	PQclear(res);
 	return outcome;
+}
+
+/* The temporal detector's alert of series `s` at week t. */
+static int store_series_alert(PGconn *conn, const struct series *s,
+                              const struct analysis_options *o, long t, long long run_id,
+                              struct err *e)
+{
+	const struct detect_result *r = &s->res;
+	struct alert_record a = {
+	    .organisation = s->organisation,
+	    .area_code = s->area_code,
+	    .theme = s->theme,
+	    .method = r->method == DETECT_FARRINGTON ? "farrington_flexible" : "ears",
+	    .area_year = s->area_year,
+	    .first_week = t - r->run_length + 1,
+	    .last_week = t,
+	    .observed = r->weeks[0].observed,
+	    .expected = r->weeks[0].expected,
+	    .upperbound = r->weeks[0].upperbound,
+	    .ratio = r->ratio,
+	    .pvalue = r->weeks[0].pvalue,
+	    .recurrence_weeks = r->recurrence_weeks,
+	    .strength = r->strength,
+	    .trend = r->trend,
+	    .evidence = evidence(s, o, t),
+	};
+	return store_alert(conn, &a, o, run_id, e);
 }
 
 /* Evaluates one loaded series. Returns 0 or -errno. */
@@ -318,6 +373,322 @@ static int evaluate(struct series *s, const struct analysis_options *o, const st
 	return detect_series(s->y, s->pop, s->n, s->n - 1, &p, &s->res);
 }
 
+/* ---- the space-time scan: clusters spanning adjacent areas ---- */
+
+/* One area of a scanned map. */
+struct scan_area {
+	char code[11];
+	int year;
+	double population, x, y;
+	bool has_centroid;
+	char neighbours[512]; /* codes separated by ';' */
+	double *counts;       /* [n_weeks]: baseline weeks, then the window */
+};
+
+/* Marks of what the temporal detector already alerted this run, so a cluster centred there
+ * does not overwrite that alert. */
+struct alerted {
+	char (*keys)[112];
+	size_t n, cap;
+};
+
+static void alerted_key(char *key, size_t size, const char *org, const char *area,
+                        const char *theme)
+{
+	snprintf(key, size, "%s|%s|%s", org, area, theme);
+}
+
+static bool alerted_has(const struct alerted *a, const char *key)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		if (strcmp(a->keys[i], key) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int alerted_add(struct alerted *a, const char *org, const char *area, const char *theme)
+{
+	if (a->n == a->cap) {
+		size_t ncap = a->cap != 0 ? a->cap * 2 : 32;
+		void *p = realloc(a->keys, ncap * sizeof(*a->keys));
+		if (p == NULL)
+			return -ENOMEM;
+		a->keys = p;
+		a->cap = ncap;
+	}
+	alerted_key(a->keys[a->n++], sizeof(a->keys[0]), org, area, theme);
+	return 0;
+}
+
+/* Scans one (organisation, theme) map of `n` areas. Returns 0 or -errno. */
+static int scan_map(PGconn *conn, const struct analysis_options *o, const char *org,
+                    const char *theme, struct scan_area *areas, size_t n, size_t n_weeks, long t,
+                    long long run_id, const struct alerted *alerted, struct analysis_summary *out,
+                    struct err *e)
+{
+	size_t win = o->scan_params.max_weeks, base = n_weeks - win;
+	bool circles = true, any_nb = false;
+	for (size_t a = 0; a < n; a++) {
+		circles = circles && areas[a].has_centroid;
+		any_nb = any_nb || areas[a].neighbours[0] != '\0';
+	}
+	if (n < 2 || (!circles && !any_nb))
+		return 0; /* no geometry: nothing spatial to say */
+	int r = -ENOMEM;
+	double *pop = calloc(n, sizeof(double)), *x = calloc(n, sizeof(double));
+	double *y = calloc(n, sizeof(double)), *expected = calloc(n * win, sizeof(double));
+	unsigned int *counts = calloc(n * win, sizeof(unsigned int));
+	size_t *nb_start = calloc(n + 1, sizeof(size_t)), *nb_index = NULL, n_nb = 0;
+	struct scan_result *res = NULL;
+	gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	if (pop == NULL || x == NULL || y == NULL || expected == NULL || counts == NULL ||
+	    nb_start == NULL || rng == NULL)
+		goto out;
+	double lat0 = 0;
+	for (size_t a = 0; circles && a < n; a++)
+		lat0 += areas[a].y / (double)n;
+	for (size_t a = 0; a < n; a++) {
+		double mean = 0;
+		for (size_t w = 0; w < base; w++)
+			mean += areas[a].counts[w] / (double)base;
+		pop[a] = areas[a].population;
+		/* km on a local plane: longitude shrinks with the cosine of the latitude */
+		x[a] = circles ? areas[a].x * 111.32 * cos(lat0 * M_PI / 180) : 0;
+		y[a] = circles ? areas[a].y * 110.57 : 0;
+		for (size_t w = 0; w < win; w++) {
+			counts[a * win + w] = (unsigned int)areas[a].counts[base + w];
+			/* the area's own weekly mean; a floor keeps a first case scannable */
+			expected[a * win + w] = mean > 0.01 ? mean : 0.01;
+		}
+	}
+	if (!circles) {
+		nb_index = calloc(n * 64 + 1, sizeof(size_t));
+		if (nb_index == NULL)
+			goto out;
+		for (size_t a = 0; a < n; a++) {
+			nb_start[a] = n_nb;
+			char list[512];
+			snprintf(list, sizeof(list), "%s", areas[a].neighbours);
+			for (char *save = NULL, *tok = strtok_r(list, ";", &save); tok != NULL;
+			     tok = strtok_r(NULL, ";", &save)) {
+				for (size_t b = 0; b < n && n_nb < n * 64; b++) {
+					if (strcmp(areas[b].code, tok) == 0)
+						nb_index[n_nb++] = b;
+				}
+			}
+		}
+		nb_start[n] = n_nb;
+	}
+	/* Seeded per week, organisation and theme, so a run can be repeated exactly. */
+	unsigned long seed = (unsigned long)t * 2654435761u;
+	for (const char *c = org; *c; c++)
+		seed = seed * 31 + (unsigned char)*c;
+	for (const char *c = theme; *c; c++)
+		seed = seed * 31 + (unsigned char)*c;
+	gsl_rng_set(rng, seed);
+	struct scan_params sp = o->scan_params;
+	sp.use_neighbours = !circles;
+	struct scan_input in = {n,
+	                        win,
+	                        pop,
+	                        x,
+	                        y,
+	                        counts,
+	                        expected,
+	                        circles ? NULL : nb_start,
+	                        circles ? NULL : nb_index};
+	r = scan_run(&in, &sp, rng, &res);
+	if (r == -EINVAL || r == -E2BIG) {
+		r = 0; /* data the scan cannot use (no population, too many windows): skip */
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	out->scans++;
+	for (size_t k = 0; k < res->n_clusters && r == 0; k++) {
+		const struct scan_cluster *cl = &res->clusters[k];
+		char key[112];
+		if (cl->p_value > o->scan_alpha || cl->n_areas < 2 ||
+		    cl->observed < o->detect.min_persons)
+			continue;
+		out->scan_clusters++;
+		const struct scan_area *centre = &areas[cl->centre];
+		alerted_key(key, sizeof(key), org, centre->code, theme);
+		if (alerted_has(alerted, key))
+			continue;
+		json_t *codes = json_array(), *weeks = json_array();
+		for (size_t i = 0; i < cl->n_areas; i++)
+			json_array_append_new(codes, json_string(areas[cl->areas[i]].code));
+		for (size_t w = cl->first_week; w < win; w++) {
+			char label[16];
+			week_label(t - (long)(win - 1 - w), label, sizeof(label));
+			json_array_append_new(weeks, json_string(label));
+		}
+		char label[16];
+		week_label(t, label, sizeof(label));
+		struct alert_record a = {
+		    .organisation = org,
+		    .area_code = centre->code,
+		    .theme = theme,
+		    .method = "space_time_scan",
+		    .area_year = centre->year,
+		    .first_week = t - (long)cl->n_weeks + 1,
+		    .last_week = t,
+		    .observed = cl->observed,
+		    .expected = cl->expected,
+		    .upperbound = NAN,
+		    .ratio = cl->relative_risk,
+		    .pvalue = cl->p_value,
+		    .recurrence_weeks = cl->recurrence_weeks,
+		    .strength = -log10(cl->p_value),
+		    .trend = 0,
+		    .evidence = json_pack(
+		        "{s:s, s:s, s:s, s:o, s:o, s:f, s:f, s:f, s:f, s:i, s:{s:i, s:f, s:i, "
+		        "s:s, s:i}}",
+		        "week", label, "method", "space_time_scan", "description",
+		        "Prospective space-time scan statistic (Kulldorff 2001), Poisson model "
+		        "conditioned on the total, expectation from each area's own weekly mean "
+		        "over the baseline weeks, Monte Carlo p-value",
+		        "cluster_areas", codes, "cluster_weeks", weeks, "observed", cl->observed,
+		        "expected", cl->expected, "relative_risk", cl->relative_risk, "llr",
+		        cl->llr, "areas_scanned", (int)n, "params", "max_weeks", (int)win,
+		        "max_pop_share", sp.max_pop_share, "replications", (int)sp.n_replications,
+		        "geometry", circles ? "centroids" : "neighbours", "baseline_weeks",
+		        (int)base),
+		};
+		int stored = store_alert(conn, &a, o, run_id, e);
+		if (stored < 0)
+			r = stored;
+		out->alerts_raised += stored == 1;
+		out->alerts_updated += stored == 2;
+	}
+out:
+	scan_result_free(res);
+	gsl_rng_free(rng);
+	free(pop);
+	free(x);
+	free(y);
+	free(expected);
+	free(counts);
+	free(nb_start);
+	free(nb_index);
+	return r;
+}
+
+/* Row of `geo` (sorted by code) for `code`, or -1. */
+static int geo_row(const PGresult *geo, const char *code)
+{
+	int lo = 0, hi = PQntuples(geo) - 1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = strcmp(PQgetvalue(geo, mid, 0), code);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* Runs the scan on every (organisation, theme) map with data in the window. Organisations
+ * whose uploads do not cover the baseline are left out. Returns 0 or -errno. */
+static int scan_all(PGconn *conn, const struct analysis_options *o, long t, PGresult *orgs,
+                    long long run_id, const struct alerted *alerted, struct analysis_summary *out,
+                    struct err *e)
+{
+	size_t win = o->scan_params.max_weeks, n_weeks = win + (size_t)o->scan_baseline_weeks;
+	long from = t - (long)n_weeks + 1;
+	char from_text[16], week[16];
+	isoweek_monday(isoweek_from_index(from), from_text, sizeof(from_text));
+	isoweek_monday(isoweek_from_index(t), week, sizeof(week));
+	const char *p1[] = {from_text, week};
+	PGresult *data = run(conn, sql_scan_data, 2, p1, "could not load the scan data", e);
+	if (data == NULL)
+		return -EIO;
+	int rows = PQntuples(data), r = 0;
+	struct pgarray codes = {0};
+	for (int i = 0; i < rows; i++) {
+		if (i == 0 || strcmp(PQgetvalue(data, i, 2), PQgetvalue(data, i - 1, 2)) != 0)
+			pgarray_add(&codes, PQgetvalue(data, i, 2));
+	}
+	const char *p2[] = {pgarray_text(&codes)};
+	PGresult *geo =
+	    p2[0] != NULL ? run(conn, sql_geometry, 1, p2, "could not read areas", e) : NULL;
+	pgarray_free(&codes);
+	struct scan_area *areas = NULL;
+	double *cells = NULL;
+	size_t cap = 0;
+	if (geo == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	for (int i = 0; i < rows && r == 0;) {
+		const char *org = PQgetvalue(data, i, 0), *theme = PQgetvalue(data, i, 1);
+		long first = from;
+		for (int k = 0; k < PQntuples(orgs); k++) {
+			if (strcmp(PQgetvalue(orgs, k, 0), org) == 0)
+				first = week_index_of_date(PQgetvalue(orgs, k, 1));
+		}
+		size_t n = 0;
+		int j = i;
+		while (j < rows && strcmp(PQgetvalue(data, j, 0), org) == 0 &&
+		       strcmp(PQgetvalue(data, j, 1), theme) == 0) {
+			const char *code = PQgetvalue(data, j, 2);
+			if (n == 0 || strcmp(areas[n - 1].code, code) != 0) {
+				if (n == cap) {
+					size_t ncap = cap != 0 ? cap * 2 : 64;
+					struct scan_area *na = realloc(areas, ncap * sizeof(*na));
+					if (na != NULL)
+						areas = na;
+					double *nc =
+					    realloc(cells, ncap * n_weeks * sizeof(double));
+					if (nc != NULL)
+						cells = nc;
+					if (na == NULL || nc == NULL) {
+						r = -ENOMEM;
+						goto out;
+					}
+					cap = ncap;
+				}
+				struct scan_area *a = &areas[n];
+				memset(a, 0, sizeof(*a));
+				memset(cells + n * n_weeks, 0, n_weeks * sizeof(double));
+				snprintf(a->code, sizeof(a->code), "%s", code);
+				int g = geo_row(geo, code);
+				if (g >= 0) {
+					a->year = atoi(PQgetvalue(geo, g, 1));
+					a->population = atof(PQgetvalue(geo, g, 2));
+					a->has_centroid = !PQgetisnull(geo, g, 3);
+					a->y = atof(PQgetvalue(geo, g, 3));
+					a->x = atof(PQgetvalue(geo, g, 4));
+					snprintf(a->neighbours, sizeof(a->neighbours), "%s",
+					         PQgetvalue(geo, g, 5));
+				}
+				n++;
+			}
+			long wk = week_index_of_date(PQgetvalue(data, j, 3));
+			if (wk >= from && wk <= t)
+				cells[(n - 1) * n_weeks + (size_t)(wk - from)] =
+				    atof(PQgetvalue(data, j, 4));
+			j++;
+		}
+		for (size_t a = 0; a < n; a++)
+			areas[a].counts = cells + a * n_weeks;
+		if (first <= from)
+			r = scan_map(conn, o, org, theme, areas, n, n_weeks, t, run_id, alerted,
+			             out, e);
+		i = j;
+	}
+out:
+	PQclear(data);
+	PQclear(geo);
+	free(areas);
+	free(cells);
+	return r;
+}
+
 int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis_summary *out,
                  struct err *e)
 {
@@ -329,6 +700,7 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 	struct area_pop *pops = NULL;
 	size_t n_pops = 0;
 	struct series s;
+	struct alerted alerted = {NULL, 0, 0};
 	memset(&s, 0, sizeof(s));
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -472,12 +844,16 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 		out->series_analysed += s.res.n_evaluated > 0;
 		if (!s.res.alert)
 			continue;
-		int stored = store_alert(conn, &s, o, t, out->run_id, e);
+		int stored = store_series_alert(conn, &s, o, t, out->run_id, e);
 		if (stored < 0)
 			r = stored;
+		else if (alerted_add(&alerted, s.organisation, s.area_code, s.theme) < 0)
+			r = -ENOMEM;
 		out->alerts_raised += stored == 1;
 		out->alerts_updated += stored == 2;
 	}
+	if (r == 0 && o->scan)
+		r = scan_all(conn, o, t, orgs, out->run_id, &alerted, out, e);
 	PQclear(orgs);
 	if (r == 0) {
 		res = run(conn, "COMMIT", 0, NULL, "could not commit alerts", e);
@@ -512,6 +888,7 @@ out:
 	}
 	PQclear(series_res);
 	free(pops);
+	free(alerted.keys);
 	free(s.y);
 	free(s.pop);
 	if (locked)

@@ -15,6 +15,7 @@
 #include "detect.h"
 #include "err.h"
 #include "isoweek.h"
+#include "scan.h"
 
 struct analysis_options {
 	struct isoweek week;      /* the week to analyse */
@@ -23,6 +24,10 @@ struct analysis_options {
 	bool skip_if_done;        /* do nothing when a succeeded run of this week exists */
 	int cooldown_weeks;       /* no new alert for a series within this after closing */
 	struct detect_params detect;
+	bool scan; /* also run the space-time scan per organisation and theme */
+	struct scan_params scan_params;
+	double scan_alpha;       /* a cluster alerts when its p-value is at most this */
+	int scan_baseline_weeks; /* weeks before the scan window that give the expectation */
 };
 
 struct analysis_summary {
@@ -32,6 +37,8 @@ struct analysis_summary {
 	int series_analysed; /* series whose current week could alert, evaluated */
 	int alerts_raised;
 	int alerts_updated;
+	int scans;         /* (organisation, theme) maps scanned */
+	int scan_clusters; /* significant clusters of two or more areas found */
 	double duration_ms;
 };
 

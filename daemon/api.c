@@ -23,19 +23,19 @@ void api_reply_db_error(struct http_req *hr, int status, const PGresult *res)
 	    (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0)) {
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
 		http_reply_error(hr, 400, "bad_request", msg != NULL ? msg : "invalid value", NULL,
-				 NULL);
+		                 NULL);
 		return;
 	}
 	if (status == -EPROTO) {
 		log_error("api", "request %s: query failed with SQLSTATE %s", http_req_id(hr),
-			  state != NULL ? state : "?");
+		          state != NULL ? state : "?");
 		http_reply_error(hr, 500, "internal", "the request could not be completed",
-				 "The error is in the daemon's log.", NULL);
+		                 "The error is in the daemon's log.", NULL);
 		return;
 	}
 	http_req_add_header(hr, "Retry-After", "5");
 	http_reply_error(hr, 503, "database_unavailable", "the database is not available", NULL,
-			 NULL);
+	                 NULL);
 }
 
 static void on_auth(void *arg, int status, const struct auth_principal *p)
@@ -44,13 +44,13 @@ static void on_auth(void *arg, int status, const struct auth_principal *p)
 	if (status == -EACCES) {
 		http_req_add_header(a->hr, "WWW-Authenticate", "Bearer realm=\"wijkradar\"");
 		http_reply_error(a->hr, 401, "unauthorized",
-				 "missing, unknown, expired or revoked bearer token", NULL, NULL);
+		                 "missing, unknown, expired or revoked bearer token", NULL, NULL);
 	} else if (status != 0) {
 		api_reply_db_error(a->hr, status, NULL);
 	} else if (!(a->roles & (1u << p->role))) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "a token with role \"%s\" cannot do this",
-			 auth_role_name(p->role));
+		         auth_role_name(p->role));
 		http_reply_error(a->hr, 403, "forbidden", msg, NULL, NULL);
 	} else {
 		a->fn(a->d, a->hr, p, a->arg);
@@ -59,7 +59,7 @@ static void on_auth(void *arg, int status, const struct auth_principal *p)
 }
 
 void api_authenticate(struct daemon *d, struct http_req *hr, unsigned roles, api_authed_fn *fn,
-		      void *arg)
+                      void *arg)
 {
 	struct authing *a = calloc(1, sizeof(*a));
 	if (a == NULL) {
@@ -88,15 +88,15 @@ static void on_json_result(void *arg, int status, const PGresult *res)
 		api_reply_db_error(q->hr, status, res);
 	else if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 		http_reply_error(q->hr, q->missing, q->missing == 404 ? "not_found" : "invalid",
-				 q->why, NULL, NULL);
+		                 q->why, NULL, NULL);
 	else
 		http_reply_text(q->hr, q->ok, "application/json", PQgetvalue(res, 0, 0),
-				(size_t)PQgetlength(res, 0, 0));
+		                (size_t)PQgetlength(res, 0, 0));
 	free(q);
 }
 
 void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
-		    const char *const *params, int ok, int missing, const char *why)
+                    const char *const *params, int ok, int missing, const char *why)
 {
 	struct json_query *q = calloc(1, sizeof(*q));
 	if (q == NULL) {

@@ -18,19 +18,19 @@
 /* Called with the authenticated caller (borrowed for the call) when the token is valid and
  * its role is one of the allowed ones. The handler owns `hr` and must reply. */
 typedef void api_authed_fn(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			   void *arg);
+                           void *arg);
 
 /* Checks the request's bearer token; replies 401, 403 or 503 itself, or calls `fn`. `arg` is
  * passed through (borrowed; it must live until `fn` runs or the request is answered). */
 void api_authenticate(struct daemon *d, struct http_req *hr, unsigned roles, api_authed_fn *fn,
-		      void *arg);
+                      void *arg);
 
 /* Runs `sql` (static text) with text parameters (copied) and replies with status `ok` and the
  * first column of the first row as the JSON body. No row, or SQL NULL, gives `missing`
  * (404 "not_found", or 400/422 "invalid") with `why` as the message. A server error with
  * SQLSTATE 22xxx/23xxx (bad input) gives 400 with its message; anything else 500 or 503. */
 void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
-		    const char *const *params, int ok, int missing, const char *why);
+                    const char *const *params, int ok, int missing, const char *why);
 
 /* The organisation filter for a caller: NULL (all) for admins, else the caller's own. */
 const char *api_scope(const struct auth_principal *p);

@@ -15,8 +15,8 @@
 	"json_build_object('id', a.id, 'organisation', a.organisation, 'area_code', a.area_code,"  \
 	" 'area_year', a.area_year, 'area_name', ar.name, 'theme', a.theme, 'theme_label',"        \
 	" th.label_nl, 'state', a.state, 'method', a.method,"                                      \
-	" 'first_week', to_char(a.first_week, 'IYYY-\"W\"IW'),"                                     \
-	" 'last_week', to_char(a.last_week, 'IYYY-\"W\"IW'), 'observed', a.observed,"                \
+	" 'first_week', to_char(a.first_week, 'IYYY-\"W\"IW'),"                                    \
+	" 'last_week', to_char(a.last_week, 'IYYY-\"W\"IW'), 'observed', a.observed,"              \
 	" 'expected', round(a.expected::numeric, 2), 'upperbound', a.upperbound,"                  \
 	" 'ratio', round(a.ratio::numeric, 2), 'pvalue', a.pvalue, 'recurrence_weeks',"            \
 	" round(a.recurrence_weeks::numeric, 1), 'strength', round(a.strength::numeric, 3),"       \
@@ -26,56 +26,55 @@
 /* $1 organisation or NULL, $2 state or 'open' or NULL, $3 area or NULL, $4 theme or NULL,
  * $5 limit, $6 offset */
 static const char sql_list[] =
-	"WITH f AS (SELECT a.*, " ALERT_JSON " AS j FROM alert a"
-	" LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
-	" JOIN theme th ON th.code = a.theme"
-	" WHERE ($1::text IS NULL OR a.organisation = $1)"
-	" AND ($2::text IS NULL OR a.state = $2 OR ($2 = 'open' AND a.state <> 'closed'))"
-	" AND ($3::text IS NULL OR a.area_code = $3) AND ($4::text IS NULL OR a.theme = $4))"
-	" SELECT json_build_object('alerts', coalesce((SELECT json_agg(j ORDER BY strength DESC,"
-	" id) FROM (SELECT j, strength, id FROM f ORDER BY strength DESC, id LIMIT $5::int"
-	" OFFSET $6::int) p), '[]'), 'total', (SELECT count(*) FROM f), 'limit', $5::int,"
-	" 'offset', $6::int)::text";
+    "WITH f AS (SELECT a.*, " ALERT_JSON " AS j FROM alert a"
+    " LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
+    " JOIN theme th ON th.code = a.theme"
+    " WHERE ($1::text IS NULL OR a.organisation = $1)"
+    " AND ($2::text IS NULL OR a.state = $2 OR ($2 = 'open' AND a.state <> 'closed'))"
+    " AND ($3::text IS NULL OR a.area_code = $3) AND ($4::text IS NULL OR a.theme = $4))"
+    " SELECT json_build_object('alerts', coalesce((SELECT json_agg(j ORDER BY strength DESC,"
+    " id) FROM (SELECT j, strength, id FROM f ORDER BY strength DESC, id LIMIT $5::int"
+    " OFFSET $6::int) p), '[]'), 'total', (SELECT count(*) FROM f), 'limit', $5::int,"
+    " 'offset', $6::int)::text";
 
 /* $1 id, $2 organisation or NULL */
 static const char sql_detail[] =
-	"SELECT (" ALERT_JSON "::jsonb || jsonb_build_object('evidence', a.evidence,"
-	" 'area_population', ar.population, 'neighbours', ar.neighbours,"
-	" 'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', e.at, 'kind', e.kind,"
-	" 'from', e.from_state, 'to', e.to_state, 'actor', e.actor, 'note', e.note)"
-	" ORDER BY e.at, e.id), '[]') FROM alert_event e WHERE e.alert_id = a.id),"
-	" 'initiatives', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', i.code,"
-	" 'organisation', i.organisation, 'name', i.name, 'themes', i.themes, 'areas', i.areas,"
-	" 'contact_role', i.contact_role, 'url', i.url, 'where', CASE WHEN a.area_code ="
-	" ANY(i.areas) THEN 'in_area' ELSE 'neighbouring_area' END, 'started_after_this_alert',"
-	" i.started_after_alert IS NOT DISTINCT FROM a.id) ORDER BY (a.area_code = ANY(i.areas))"
-	" DESC, i.name), '[]') FROM initiative i WHERE i.active AND a.theme = ANY(i.themes)"
-	" AND i.areas && (ARRAY[a.area_code] || coalesce(ar.neighbours, '{}')))))::text"
-	" FROM alert a LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
-	" JOIN theme th ON th.code = a.theme"
-	" WHERE a.id = $1::bigint AND ($2::text IS NULL OR a.organisation = $2)";
+    "SELECT (" ALERT_JSON "::jsonb || jsonb_build_object('evidence', a.evidence,"
+    " 'area_population', ar.population, 'neighbours', ar.neighbours,"
+    " 'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', e.at, 'kind', e.kind,"
+    " 'from', e.from_state, 'to', e.to_state, 'actor', e.actor, 'note', e.note)"
+    " ORDER BY e.at, e.id), '[]') FROM alert_event e WHERE e.alert_id = a.id),"
+    " 'initiatives', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', i.code,"
+    " 'organisation', i.organisation, 'name', i.name, 'themes', i.themes, 'areas', i.areas,"
+    " 'contact_role', i.contact_role, 'url', i.url, 'where', CASE WHEN a.area_code ="
+    " ANY(i.areas) THEN 'in_area' ELSE 'neighbouring_area' END, 'started_after_this_alert',"
+    " i.started_after_alert IS NOT DISTINCT FROM a.id) ORDER BY (a.area_code = ANY(i.areas))"
+    " DESC, i.name), '[]') FROM initiative i WHERE i.active AND a.theme = ANY(i.themes)"
+    " AND i.areas && (ARRAY[a.area_code] || coalesce(ar.neighbours, '{}')))))::text"
+    " FROM alert a LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
+    " JOIN theme th ON th.code = a.theme"
+    " WHERE a.id = $1::bigint AND ($2::text IS NULL OR a.organisation = $2)";
 
 /* $1 id, $2 organisation or NULL, $3 new state, $4 token id, $5 actor, $6 note, $7 initiative
  * code or NULL. Answers the previous state (NULL: no such alert), whether it changed, and
  * whether the initiative was linked. */
 static const char sql_patch[] =
-	"WITH cur AS (SELECT id, state, organisation FROM alert WHERE id = $1::bigint"
-	" AND ($2::text IS NULL OR organisation = $2) FOR UPDATE),"
-	" ok AS (SELECT id, state FROM cur WHERE (state, $3::text) IN (('new', 'acknowledged'),"
-	" ('new', 'initiative_started'), ('new', 'closed'), ('acknowledged', 'initiative_started'),"
-	" ('acknowledged', 'closed'), ('initiative_started', 'closed'))),"
-	" up AS (UPDATE alert a SET state = $3, updated_at = now(),"
-	" closed_at = CASE WHEN $3 = 'closed' THEN now() END FROM ok WHERE a.id = ok.id"
-	" RETURNING a.id, ok.state AS from_state),"
-	" ev AS (INSERT INTO alert_event (alert_id, kind, from_state, to_state, token_id, actor,"
-	" note) SELECT id, 'state', from_state, $3, $4::bigint, $5, $6 FROM up),"
-	" lnk AS (UPDATE initiative i SET started_after_alert = cur.id, updated_at = now()"
-	" FROM cur WHERE $7::text IS NOT NULL AND i.code = $7 AND i.organisation = cur.organisation"
-	" AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
-	" SELECT (SELECT state FROM cur), (SELECT count(*) FROM up), (SELECT count(*) FROM lnk)";
+    "WITH cur AS (SELECT id, state, organisation FROM alert WHERE id = $1::bigint"
+    " AND ($2::text IS NULL OR organisation = $2) FOR UPDATE),"
+    " ok AS (SELECT id, state FROM cur WHERE (state, $3::text) IN (('new', 'acknowledged'),"
+    " ('new', 'initiative_started'), ('new', 'closed'), ('acknowledged', 'initiative_started'),"
+    " ('acknowledged', 'closed'), ('initiative_started', 'closed'))),"
+    " up AS (UPDATE alert a SET state = $3, updated_at = now(),"
+    " closed_at = CASE WHEN $3 = 'closed' THEN now() END FROM ok WHERE a.id = ok.id"
+    " RETURNING a.id, ok.state AS from_state),"
+    " ev AS (INSERT INTO alert_event (alert_id, kind, from_state, to_state, token_id, actor,"
+    " note) SELECT id, 'state', from_state, $3, $4::bigint, $5, $6 FROM up),"
+    " lnk AS (UPDATE initiative i SET started_after_alert = cur.id, updated_at = now()"
+    " FROM cur WHERE $7::text IS NOT NULL AND i.code = $7 AND i.organisation = cur.organisation"
+    " AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
+    " SELECT (SELECT state FROM cur), (SELECT count(*) FROM up), (SELECT count(*) FROM lnk)";
 
-static const char *const states[] = {"new", "acknowledged", "initiative_started", "closed",
-				     "open"};
+static const char *const states[] = {"new", "acknowledged", "initiative_started", "closed", "open"};
 
 static bool one_of(const char *v, const char *const *set, size_t n)
 {
@@ -96,8 +95,8 @@ static bool scope_for(struct http_req *hr, const struct auth_principal *p, const
 		return true;
 	if (*org != NULL && strcmp(asked, *org) != 0) {
 		http_reply_error(hr, 403, "forbidden",
-				 "this token may only read its own organisation's alerts", NULL,
-				 NULL);
+		                 "this token may only read its own organisation's alerts", NULL,
+		                 NULL);
 		return false;
 	}
 	*org = asked;
@@ -113,8 +112,8 @@ static bool bad_param(struct http_req *hr, const char *name, const char *why)
 }
 
 /* Parses a non-negative integer parameter within [lo, hi] (default `def`). */
-static bool int_param(struct http_req *hr, const char *name, long lo, long hi, long def,
-		      char *out, size_t size)
+static bool int_param(struct http_req *hr, const char *name, long lo, long hi, long def, char *out,
+                      size_t size)
 {
 	const char *v = http_req_query(hr, name);
 	long n = def;
@@ -132,7 +131,7 @@ static bool int_param(struct http_req *hr, const char *name, long lo, long hi, l
 }
 
 static void list_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			void *arg)
+                        void *arg)
 {
 	const char *org, *state = http_req_query(hr, "state"), *area = http_req_query(hr, "area");
 	const char *theme = http_req_query(hr, "theme");
@@ -140,14 +139,17 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 	if (!scope_for(hr, p, &org))
 		return;
 	if (state != NULL && !one_of(state, states, sizeof(states) / sizeof(states[0]))) {
-		bad_param(hr, "state", "expected new, acknowledged, initiative_started, closed or open");
+		bad_param(hr, "state",
+		          "expected new, acknowledged, initiative_started, closed or open");
 		return;
 	}
 	if (area != NULL && area_code_kind(area) == NULL) {
 		bad_param(hr, "area", "expected a CBS area code");
 		return;
 	}
-	if (theme != NULL && (strlen(theme) > 32 || strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(theme))) {
+	if (theme != NULL &&
+	    (strlen(theme) > 32 ||
+	     strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(theme))) {
 		bad_param(hr, "theme", "expected a theme code such as EENZAAM");
 		return;
 	}
@@ -176,7 +178,7 @@ static bool alert_id(struct http_req *hr, char *out, size_t size)
 }
 
 static void detail_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			  void *arg)
+                          void *arg)
 {
 	char id[24];
 	if (!alert_id(hr, id, sizeof(id)))
@@ -204,11 +206,11 @@ static void on_patched(void *arg, int status, const PGresult *res)
 	} else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "cannot change an alert from \"%s\" to \"%s\"",
-			 PQgetvalue(res, 0, 0), pa->state);
+		         PQgetvalue(res, 0, 0), pa->state);
 		http_reply_error(pa->hr, 409, "invalid_transition", msg,
-				 "States go new, acknowledged, initiative_started, closed; an "
-				 "alert can be closed from any open state.",
-				 NULL);
+		                 "States go new, acknowledged, initiative_started, closed; an "
+		                 "alert can be closed from any open state.",
+		                 NULL);
 	} else {
 		/* Answer with the alert as it is now. */
 		const char *params[] = {pa->id, pa->scope};
@@ -219,7 +221,7 @@ static void on_patched(void *arg, int status, const PGresult *res)
 }
 
 static void patch_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			 void *arg)
+                         void *arg)
 {
 	char id[24], token[24], actor[96], *body = NULL;
 	size_t len = 0;
@@ -228,7 +230,7 @@ static void patch_authed(struct daemon *d, struct http_req *hr, const struct aut
 		return;
 	if (http_req_body(hr, &body, &len) < 0) {
 		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
-				 NULL);
+		                 NULL);
 		return;
 	}
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
@@ -238,10 +240,10 @@ static void patch_authed(struct daemon *d, struct http_req *hr, const struct aut
 	const char *bad = o == NULL || !json_is_object(o) ? "expected a JSON object" : NULL;
 	json_object_foreach(o, key, v)
 	{
-		const char **slot = strcmp(key, "state") == 0	     ? &state
-				    : strcmp(key, "note") == 0	     ? &note
-				    : strcmp(key, "initiative") == 0 ? &initiative
-								     : NULL;
+		const char **slot = strcmp(key, "state") == 0        ? &state
+		                    : strcmp(key, "note") == 0       ? &note
+		                    : strcmp(key, "initiative") == 0 ? &initiative
+		                                                     : NULL;
 		if (slot == NULL || !json_is_string(v)) {
 			bad = slot == NULL ? "unrecognized field" : "fields must be strings";
 			break;

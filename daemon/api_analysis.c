@@ -13,16 +13,16 @@
 
 /* $1 limit */
 static const char sql_runs[] =
-	"SELECT json_build_object('runs', coalesce(json_agg(json_build_object('id', id,"
-	" 'week', to_char(week, 'IYYY-\"W\"IW'), 'trigger', trigger, 'requested_by',"
-	" requested_by, 'started_at', started_at, 'finished_at', finished_at, 'status', status,"
-	" 'series_total', series_total, 'series_analysed', series_analysed, 'alerts_raised',"
-	" alerts_raised, 'alerts_updated', alerts_updated, 'duration_ms', duration_ms, 'error',"
-	" error) ORDER BY id DESC), '[]'))::text"
-	" FROM (SELECT * FROM analysis_run ORDER BY id DESC LIMIT $1::int) r";
+    "SELECT json_build_object('runs', coalesce(json_agg(json_build_object('id', id,"
+    " 'week', to_char(week, 'IYYY-\"W\"IW'), 'trigger', trigger, 'requested_by',"
+    " requested_by, 'started_at', started_at, 'finished_at', finished_at, 'status', status,"
+    " 'series_total', series_total, 'series_analysed', series_analysed, 'alerts_raised',"
+    " alerts_raised, 'alerts_updated', alerts_updated, 'duration_ms', duration_ms, 'error',"
+    " error) ORDER BY id DESC), '[]'))::text"
+    " FROM (SELECT * FROM analysis_run ORDER BY id DESC LIMIT $1::int) r";
 
 static void runs_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			void *arg)
+                        void *arg)
 {
 	const char *params[] = {"100"};
 	api_json_query(d, hr, sql_runs, 1, params, 200, 404, "no runs");
@@ -34,7 +34,7 @@ static void on_runs(struct http_req *hr, void *arg)
 }
 
 static void analyze_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			   void *arg)
+                           void *arg)
 {
 	struct isoweek week = analysis_previous_week(time(NULL));
 	char *body = NULL, label[16], who[48];
@@ -43,13 +43,13 @@ static void analyze_authed(struct daemon *d, struct http_req *hr, const struct a
 		json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 		json_t *w = json_object_get(o, "week");
 		bool ok = json_is_object(o) && json_object_size(o) == (w != NULL ? 1u : 0u) &&
-			  (w == NULL || (json_is_string(w) &&
-					 isoweek_parse(json_string_value(w), &week) == 0));
+		          (w == NULL ||
+		           (json_is_string(w) && isoweek_parse(json_string_value(w), &week) == 0));
 		json_decref(o);
 		if (!ok) {
 			free(body);
 			http_reply_error(hr, 400, "bad_request",
-					 "expected {} or {\"week\": \"YYYY-Www\"}", NULL, NULL);
+			                 "expected {} or {\"week\": \"YYYY-Www\"}", NULL, NULL);
 			return;
 		}
 	}
@@ -58,9 +58,9 @@ static void analyze_authed(struct daemon *d, struct http_req *hr, const struct a
 	snprintf(who, sizeof(who), "token %lld", p->token_id);
 	int r = scheduler_run_analysis(d->scheduler, week, "api", who);
 	if (r == -EBUSY) {
-		http_reply_error(hr, 409, "analysis_running",
-				 "an analysis is already running on this daemon",
-				 "See GET /v1/analysis/runs; start again when it has finished.", NULL);
+		http_reply_error(
+		    hr, 409, "analysis_running", "an analysis is already running on this daemon",
+		    "See GET /v1/analysis/runs; start again when it has finished.", NULL);
 		return;
 	}
 	if (r < 0) {

@@ -18,33 +18,34 @@
 
 /* $1 area or NULL, $2 theme or NULL */
 static const char sql_list[] =
-	"SELECT json_build_object('initiatives', coalesce(json_agg(" INITIATIVE_JSON
-	" ORDER BY i.name, i.id), '[]'))::text FROM initiative i WHERE i.active"
-	" AND ($1::text IS NULL OR $1 = ANY(i.areas)) AND ($2::text IS NULL OR $2 = ANY(i.themes))";
+    "SELECT json_build_object('initiatives', coalesce(json_agg(" INITIATIVE_JSON
+    " ORDER BY i.name, i.id), '[]'))::text FROM initiative i WHERE i.active"
+    " AND ($1::text IS NULL OR $1 = ANY(i.areas)) AND ($2::text IS NULL OR $2 = ANY(i.themes))";
 
 /* Shared with the CSV import (declared in initiative.h). */
 const char initiative_sql_upsert[] =
-	"INSERT INTO initiative AS i (organisation, code, name, themes, areas, contact_role, url,"
-	" active) SELECT $1, $2, $3, $4::text[], $5::text[], nullif($6, ''), nullif($7, ''),"
-	" $8::boolean WHERE NOT EXISTS (SELECT 1 FROM unnest($4::text[]) t"
-	" WHERE t NOT IN (SELECT code FROM theme))"
-	" ON CONFLICT (organisation, code) DO UPDATE SET name = EXCLUDED.name,"
-	" themes = EXCLUDED.themes, areas = EXCLUDED.areas, contact_role = EXCLUDED.contact_role,"
-	" url = EXCLUDED.url, active = EXCLUDED.active, updated_at = now()"
-	" RETURNING " INITIATIVE_JSON "::text";
+    "INSERT INTO initiative AS i (organisation, code, name, themes, areas, contact_role, url,"
+    " active) SELECT $1, $2, $3, $4::text[], $5::text[], nullif($6, ''), nullif($7, ''),"
+    " $8::boolean WHERE NOT EXISTS (SELECT 1 FROM unnest($4::text[]) t"
+    " WHERE t NOT IN (SELECT code FROM theme))"
+    " ON CONFLICT (organisation, code) DO UPDATE SET name = EXCLUDED.name,"
+    " themes = EXCLUDED.themes, areas = EXCLUDED.areas, contact_role = EXCLUDED.contact_role,"
+    " url = EXCLUDED.url, active = EXCLUDED.active, updated_at = now()"
+    " RETURNING " INITIATIVE_JSON "::text";
 
 static void list_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			void *arg)
+                        void *arg)
 {
 	const char *area = http_req_query(hr, "area"), *theme = http_req_query(hr, "theme");
 	if ((area != NULL && area_code_kind(area) == NULL) ||
-	    (theme != NULL && (strlen(theme) > 32 ||
-			       strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-				       strlen(theme)))) {
-		http_reply_error(hr, 400, "bad_request",
-				 "invalid query parameter: \"area\" must be a CBS code, \"theme\" a "
-				 "theme code",
-				 NULL, NULL);
+	    (theme != NULL &&
+	     (strlen(theme) > 32 ||
+	      strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(theme)))) {
+		http_reply_error(
+		    hr, 400, "bad_request",
+		    "invalid query parameter: \"area\" must be a CBS code, \"theme\" a "
+		    "theme code",
+		    NULL, NULL);
 		return;
 	}
 	const char *params[] = {area, theme};
@@ -75,7 +76,8 @@ static const char *list(json_t *o, const char *key, char *buf, size_t size, bool
 	json_array_foreach(v, i, item)
 	{
 		const char *s = json_string_value(item);
-		int w = s != NULL ? snprintf(buf + len, size - len, "%s%s", i > 0 ? ";" : "", s) : -1;
+		int w =
+		    s != NULL ? snprintf(buf + len, size - len, "%s%s", i > 0 ? ";" : "", s) : -1;
 		if (w < 0 || (size_t)w >= size - len) {
 			*bad = true;
 			return NULL;
@@ -86,10 +88,10 @@ static const char *list(json_t *o, const char *key, char *buf, size_t size, bool
 }
 
 static void post_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-			void *arg)
+                        void *arg)
 {
-	static const char *const known[] = {"organisation", "code",	    "name", "themes",
-					    "areas",	    "contact_role", "url",  "active"};
+	static const char *const known[] = {"organisation", "code",         "name", "themes",
+	                                    "areas",        "contact_role", "url",  "active"};
 	char *body = NULL, themes[2400], areas[1000];
 	size_t len = 0;
 	bool bad = false;
@@ -97,7 +99,7 @@ static void post_authed(struct daemon *d, struct http_req *hr, const struct auth
 	struct err e;
 	if (http_req_body(hr, &body, &len) < 0) {
 		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
-				 NULL);
+		                 NULL);
 		return;
 	}
 	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
@@ -121,16 +123,17 @@ static void post_authed(struct daemon *d, struct http_req *hr, const struct auth
 	const char *ar = list(o, "areas", areas, sizeof(areas), &bad);
 	if (bad) {
 		json_decref(o);
-		http_reply_error(hr, 400, "bad_request",
-				 "expected {\"code\", \"name\", \"themes\": [...], \"areas\": [...], "
-				 "\"contact_role\"?, \"url\"?, \"active\"?}",
-				 NULL, NULL);
+		http_reply_error(
+		    hr, 400, "bad_request",
+		    "expected {\"code\", \"name\", \"themes\": [...], \"areas\": [...], "
+		    "\"contact_role\"?, \"url\"?, \"active\"?}",
+		    NULL, NULL);
 		return;
 	}
 	err_clear(&e);
 	if (initiative_parse(code, name, th, ar, role, url,
-			     active == NULL || json_is_true(active) ? "true" : "false", &in,
-			     &e) < 0) {
+	                     active == NULL || json_is_true(active) ? "true" : "false", &in,
+	                     &e) < 0) {
 		json_decref(o);
 		http_reply_err(hr, &e);
 		return;
@@ -139,23 +142,29 @@ static void post_authed(struct daemon *d, struct http_req *hr, const struct auth
 	if (scope != NULL && org != NULL && strcmp(org, scope) != 0) {
 		json_decref(o);
 		http_reply_error(hr, 403, "forbidden",
-				 "this token may only register initiatives of its own organisation",
-				 NULL, NULL);
+		                 "this token may only register initiatives of its own organisation",
+		                 NULL, NULL);
 		return;
 	}
 	if (scope == NULL && org == NULL) {
 		json_decref(o);
 		http_reply_error(hr, 400, "bad_request", "an admin must name the \"organisation\"",
-				 NULL, NULL);
+		                 NULL, NULL);
 		return;
 	}
 	char theme_arr[2400], area_arr[1000];
 	initiative_array(&in, false, theme_arr, sizeof(theme_arr));
 	initiative_array(&in, true, area_arr, sizeof(area_arr));
-	const char *params[] = {scope != NULL ? scope : org, in.code, in.name, theme_arr, area_arr,
-				in.contact_role, in.url, in.active ? "true" : "false"};
+	const char *params[] = {scope != NULL ? scope : org,
+	                        in.code,
+	                        in.name,
+	                        theme_arr,
+	                        area_arr,
+	                        in.contact_role,
+	                        in.url,
+	                        in.active ? "true" : "false"};
 	api_json_query(d, hr, initiative_sql_upsert, 8, params, 200, 422,
-		       "unrecognized theme in \"themes\"");
+	               "unrecognized theme in \"themes\"");
 	json_decref(o);
 }
 
@@ -169,8 +178,8 @@ static void on_initiatives(struct http_req *hr, void *arg)
 
 int api_initiatives_start(struct daemon *d)
 {
-	if (http_route(d->http, "/v1/initiatives", EVHTTP_REQ_GET | EVHTTP_REQ_POST,
-		       on_initiatives, d) < 0)
+	if (http_route(d->http, "/v1/initiatives", EVHTTP_REQ_GET | EVHTTP_REQ_POST, on_initiatives,
+	               d) < 0)
 		return -ENOMEM;
 	return 0;
 }

@@ -15,15 +15,15 @@
 #include <strings.h>
 
 enum col { C_CODE, C_NAME, C_THEMES, C_AREAS, C_ROLE, C_URL, C_ACTIVE, N_COLS };
-static const char *const col_names[N_COLS] = {"code", "name",	"themes", "areas",
-					      "contact_role", "url", "active"};
+static const char *const col_names[N_COLS] = {"code",         "name", "themes", "areas",
+                                              "contact_role", "url",  "active"};
 
 /* $1 organisation or NULL, $2 area or NULL */
 static const char sql_list[] =
-	"SELECT organisation, code, array_to_string(themes, ';'), array_to_string(areas, ';'),"
-	" CASE WHEN active THEN 'active' ELSE 'inactive' END, name FROM initiative"
-	" WHERE ($1::text IS NULL OR organisation = $1) AND ($2::text IS NULL OR $2 = ANY(areas))"
-	" ORDER BY organisation, code";
+    "SELECT organisation, code, array_to_string(themes, ';'), array_to_string(areas, ';'),"
+    " CASE WHEN active THEN 'active' ELSE 'inactive' END, name FROM initiative"
+    " WHERE ($1::text IS NULL OR organisation = $1) AND ($2::text IS NULL OR $2 = ANY(areas))"
+    " ORDER BY organisation, code";
 
 static int usage(void)
 {
@@ -57,7 +57,9 @@ static struct row *read_file(const char *path, size_t *n)
 	int r = rd != NULL ? csvread_next(rd, &fields, &nf, &line, &column, msg, sizeof(msg)) : -1;
 	if (r <= 0) {
 		fprintf(stderr, "error: initiatives file \"%s\": %s\n", path,
-			r == 0 ? "file is empty" : rd == NULL ? "out of memory" : msg);
+		        r == 0       ? "file is empty"
+		        : rd == NULL ? "out of memory"
+		                     : msg);
 		goto fail;
 	}
 	size_t n_header = nf;
@@ -68,15 +70,16 @@ static struct row *read_file(const char *path, size_t *n)
 				col[c] = (int)i;
 		}
 		if (col[c] < 0 && c <= C_AREAS) {
-			fprintf(stderr, "error: initiatives file \"%s\", line 1: missing column \"%s\"\n",
-				path, col_names[c]);
+			fprintf(stderr,
+			        "error: initiatives file \"%s\", line 1: missing column \"%s\"\n",
+			        path, col_names[c]);
 			goto fail;
 		}
 	}
 	while ((r = csvread_next(rd, &fields, &nf, &line, &column, msg, sizeof(msg))) != 0) {
 		if (r < 0 || nf != n_header) {
 			fprintf(stderr, "error: initiatives file \"%s\", line %d: %s\n", path, line,
-				r < 0 ? msg : "wrong number of fields");
+			        r < 0 ? msg : "wrong number of fields");
 			goto fail;
 		}
 		if (*n == cap) {
@@ -91,9 +94,9 @@ static struct row *read_file(const char *path, size_t *n)
 			v[c] = col[c] >= 0 ? fields[col[c]] : NULL;
 		err_clear(&e);
 		if (initiative_parse(v[C_CODE], v[C_NAME], v[C_THEMES], v[C_AREAS], v[C_ROLE],
-				     v[C_URL], v[C_ACTIVE], &rows[*n].in, &e) < 0) {
+		                     v[C_URL], v[C_ACTIVE], &rows[*n].in, &e) < 0) {
 			fprintf(stderr, "error: initiatives file \"%s\", line %d: %s\n", path, line,
-				e.msg);
+			        e.msg);
 			goto fail;
 		}
 		rows[*n].line = line;
@@ -113,7 +116,7 @@ fail:
 static int import(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"organisation", required_argument, NULL, 'o'},
-					     {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	const char *org = NULL;
 	int opt;
 	optind = 1;
@@ -140,15 +143,16 @@ static int import(int argc, char **argv, const struct config *c)
 		char themes[2400], areas[2400];
 		initiative_array(in, false, themes, sizeof(themes));
 		initiative_array(in, true, areas, sizeof(areas));
-		const char *params[] = {org,	   in->code,	     in->name, themes,
-					areas, in->contact_role, in->url,  in->active ? "true" : "false"};
+		const char *params[] = {
+		    org,   in->code,         in->name, themes,
+		    areas, in->contact_role, in->url,  in->active ? "true" : "false"};
 		res = PQexecParams(conn, initiative_sql_upsert, 8, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 			const char *msg = PQresultStatus(res) == PGRES_TUPLES_OK
-						  ? "unrecognized theme in \"themes\""
-						  : PQresultErrorMessage(res);
-			fprintf(stderr, "error: initiatives file \"%s\", line %d: %.*s\n", argv[optind],
-				rows[i].line, (int)strcspn(msg, "\n"), msg);
+			                      ? "unrecognized theme in \"themes\""
+			                      : PQresultErrorMessage(res);
+			fprintf(stderr, "error: initiatives file \"%s\", line %d: %.*s\n",
+			        argv[optind], rows[i].line, (int)strcspn(msg, "\n"), msg);
 			rc = 1;
 		}
 		PQclear(res);
@@ -170,8 +174,8 @@ static int import(int argc, char **argv, const struct config *c)
 static int list(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"organisation", required_argument, NULL, 'o'},
-					     {"area", required_argument, NULL, 'a'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"area", required_argument, NULL, 'a'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *params[2] = {NULL, NULL};
 	int opt;
 	optind = 1;

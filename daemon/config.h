@@ -39,6 +39,11 @@ struct config {
 	char *detect_min_ratio;
 	int detect_consecutive;
 	int detect_cooldown;
+	bool detect_scan;
+	char *detect_scan_alpha;
+	int detect_scan_replications;
+	int detect_scan_max_weeks;
+	char *detect_scan_max_pop_share;
 	char *log_level;
 	int shutdown_grace_s;
 	int readiness_timeout_ms;

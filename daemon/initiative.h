@@ -27,8 +27,8 @@ struct initiative {
  * spaces). Returns 0, or -EINVAL with `e` naming the field (status 400). Theme existence is
  * checked by the database. Strings are borrowed; contact_role and url may be NULL or "". */
 int initiative_parse(const char *code, const char *name, const char *themes, const char *areas,
-		     const char *contact_role, const char *url, const char *active,
-		     struct initiative *in, struct err *e) __attribute__((warn_unused_result));
+                     const char *contact_role, const char *url, const char *active,
+                     struct initiative *in, struct err *e) __attribute__((warn_unused_result));
 
 /* Writes `in`'s themes or areas as a PostgreSQL array literal into buf. Returns 0, or -ENOSPC
  * when buf is too small. */

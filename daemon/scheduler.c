@@ -48,7 +48,7 @@ static void *worker(void *arg)
 	if (PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = PQerrorMessage(conn);
 		err_set(&j->e, 503, "database_unavailable", "could not connect to database: %.*s",
-			(int)strcspn(msg, "\n"), msg);
+		        (int)strcspn(msg, "\n"), msg);
 		j->rc = -EIO;
 	} else {
 		PQsetNoticeProcessor(conn, db_notice_to_log, NULL);
@@ -73,25 +73,25 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"skipped\"", 1);
 	} else if (j->rc == 0) {
 		log_info("analysis",
-			 "run %lld of week %s (%s): %d series, %d evaluated, %d alerts raised, %d "
-			 "updated, %.0f ms",
-			 j->summary.run_id, week, j->trigger, j->summary.series_total,
-			 j->summary.series_analysed, j->summary.alerts_raised,
-			 j->summary.alerts_updated, j->summary.duration_ms);
+		         "run %lld of week %s (%s): %d series, %d evaluated, %d alerts raised, %d "
+		         "updated, %.0f ms",
+		         j->summary.run_id, week, j->trigger, j->summary.series_total,
+		         j->summary.series_analysed, j->summary.alerts_raised,
+		         j->summary.alerts_updated, j->summary.duration_ms);
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"succeeded\"", 1);
 		metrics_observe(m, "wijkradar_analysis_duration_seconds", "",
-				j->summary.duration_ms / 1e3);
+		                j->summary.duration_ms / 1e3);
 		metrics_gauge_set(m, "wijkradar_analysis_series", "", j->summary.series_total);
 		metrics_counter_add(m, "wijkradar_alerts_raised_total", "",
-				    j->summary.alerts_raised);
+		                    j->summary.alerts_raised);
 		metrics_counter_add(m, "wijkradar_alerts_updated_total", "",
-				    j->summary.alerts_updated);
+		                    j->summary.alerts_updated);
 	} else if (j->rc == -EBUSY) {
 		log_info("analysis", "week %s: another process is analysing; skipped", week);
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"busy\"", 1);
 	} else {
 		log_error("analysis", "run of week %s failed: %s%s%s", week, j->e.msg,
-			  j->e.detail[0] != '\0' ? ": " : "", j->e.detail);
+		          j->e.detail[0] != '\0' ? ": " : "", j->e.detail);
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"failed\"", 1);
 	}
 	if (strcmp(j->trigger, "schedule") == 0) {
@@ -105,7 +105,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 }
 
 int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char *trigger,
-			   const char *requested_by)
+                           const char *requested_by)
 {
 	if (s->busy)
 		return -EBUSY;
@@ -116,7 +116,7 @@ int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char 
 		return -ENOMEM;
 	snprintf(j->trigger, sizeof(j->trigger), "%s", trigger);
 	snprintf(j->requested_by, sizeof(j->requested_by), "%s",
-		 requested_by != NULL ? requested_by : trigger);
+	         requested_by != NULL ? requested_by : trigger);
 	analysis_options_from_config(s->d->config, &j->options);
 	j->options.week = week;
 	j->options.trigger = j->trigger;
@@ -174,15 +174,15 @@ struct scheduler *scheduler_start(struct daemon *d)
 	if (s->tick == NULL || s->done == NULL || evtimer_add(s->tick, &soon) < 0)
 		goto nomem;
 	if (metrics_declare(m, "wijkradar_analysis_runs_total", METRICS_COUNTER,
-			    "Analysis runs, by result (succeeded, skipped, busy, failed)") < 0 ||
+	                    "Analysis runs, by result (succeeded, skipped, busy, failed)") < 0 ||
 	    metrics_declare(m, "wijkradar_analysis_duration_seconds", METRICS_HISTOGRAM,
-			    "Duration of succeeded analysis runs") < 0 ||
+	                    "Duration of succeeded analysis runs") < 0 ||
 	    metrics_declare(m, "wijkradar_analysis_series", METRICS_GAUGE,
-			    "Series in the last succeeded run") < 0 ||
+	                    "Series in the last succeeded run") < 0 ||
 	    metrics_declare(m, "wijkradar_alerts_raised_total", METRICS_COUNTER,
-			    "Alerts raised by analysis runs") < 0 ||
+	                    "Alerts raised by analysis runs") < 0 ||
 	    metrics_declare(m, "wijkradar_alerts_updated_total", METRICS_COUNTER,
-			    "Open alerts updated by analysis runs") < 0)
+	                    "Open alerts updated by analysis runs") < 0)
 		goto nomem;
 	return s;
 nomem:

@@ -25,7 +25,7 @@ void scheduler_free(struct scheduler *s);
  * NULL) are copied. Returns 0, -EBUSY when this daemon is already running one, or -ENOMEM /
  * -EAGAIN (no thread). The run's outcome goes to the log and the metrics. */
 int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char *trigger,
-			   const char *requested_by) __attribute__((warn_unused_result));
+                           const char *requested_by) __attribute__((warn_unused_result));
 
 /* True while an analysis runs on this daemon's worker. */
 bool scheduler_busy(const struct scheduler *s);

@@ -36,7 +36,7 @@ CREATE TABLE alert (
     last_week      date NOT NULL,
     observed       integer NOT NULL,
     expected       double precision NOT NULL,
-    upperbound     double precision NOT NULL,
+    upperbound     double precision,
     ratio          double precision NOT NULL,
     pvalue         double precision,
     recurrence_weeks double precision,
