@@ -120,6 +120,8 @@ struct upload {
 	size_t len;
 	struct batch *b;
 	struct pgarray cols[N_COLS];
+	struct pgarray index; /* original index of each signal in the column arrays */
+	bool *bad;            /* [n_signals]: rejected by ingest_validate */
 	struct ingest_report rep;
 	struct timespec start;
 };
@@ -137,6 +139,8 @@ static void release(struct upload *u)
 	batch_free(u->b);
 	for (int c = 0; c < N_COLS; c++)
 		pgarray_free(&u->cols[c]);
+	pgarray_free(&u->index);
+	free(u->bad);
 	free(u->body);
 	free(u);
 }
@@ -301,7 +305,7 @@ static void on_refcheck(void *arg, int status, const PGresult *res)
 		return;
 	}
 	int rows = PQntuples(res);
-	if (rows == 0) {
+	if (rows == 0 && u->rep.n_rejected == 0) {
 		store(u);
 		return;
 	}
@@ -319,16 +323,24 @@ static void on_refcheck(void *arg, int status, const PGresult *res)
 			         field);
 		ingest_reject(&u->rep, idx, full, PQgetvalue(res, i, 2));
 	}
-	u->rep.n_rejected = (size_t)strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+	/* Kept items were counted one by one; the database counted all of its own. */
+	if (rows > 0)
+		u->rep.n_rejected +=
+		    (size_t)strtoull(PQgetvalue(res, 0, 3), NULL, 10) - (size_t)rows;
+	ingest_report_sort(&u->rep);
 	reply_rejected(u);
 }
 
-/* Fills the column arrays, re-keying pseudonyms. Returns 0, -ENOMEM or -EIO. */
+/* Fills the column arrays with the signals that passed validation (all of them when the batch
+ * will be stored), re-keying pseudonyms. Returns 0, -ENOMEM or -EIO. */
 static int build_columns(struct upload *u)
 {
 	const struct pseudonym_key *key = u->a->d->pseudonym_key;
 	for (size_t i = 0; i < u->b->n_signals; i++) {
 		const struct signal *s = &u->b->signals[i];
+		if (u->bad[i])
+			continue;
+		pgarray_add_long(&u->index, (long)i);
 		struct isoweek w;
 		char week[16], subject[65], trajectory[65];
 		if (isoweek_parse(s->iso_week, &w) < 0 || isoweek_monday(w, week, sizeof(week)) < 0)
@@ -365,22 +377,22 @@ static int build_columns(struct upload *u)
 		if (u->cols[c].failed)
 			return -ENOMEM;
 	}
-	return 0;
+	return u->index.failed ? -ENOMEM : 0;
 }
 
 static void check_references(struct upload *u)
 {
-	const char *params[5] = {
+	const char *params[6] = {
 	    pgarray_text(&u->cols[C_AREA_YEAR]), pgarray_text(&u->cols[C_AREA_CODE]),
-	    pgarray_text(&u->cols[C_THEME]), pgarray_text(&u->cols[C_INSTRUMENT]),
-	    pgarray_text(&u->cols[C_SCORE])};
-	for (int i = 0; i < 5; i++) {
+	    pgarray_text(&u->cols[C_THEME]),     pgarray_text(&u->cols[C_INSTRUMENT]),
+	    pgarray_text(&u->cols[C_SCORE]),     pgarray_text(&u->index)};
+	for (int i = 0; i < 6; i++) {
 		if (params[i] == NULL) {
 			fail(u, 500, "error", "internal", "out of memory", NULL);
 			return;
 		}
 	}
-	int r = db_pool_query(u->a->d->db, sql_refcheck, 5, params, on_refcheck, u);
+	int r = db_pool_query(u->a->d->db, sql_refcheck, 6, params, on_refcheck, u);
 	u->in_db = r == 0;
 	if (r < 0)
 		fail_db(u, r, NULL, "checking references");
@@ -447,12 +459,11 @@ static void on_auth(void *arg, int status, const struct auth_principal *p)
 	gmtime_r(&now, &tm);
 	ip.current_week = isoweek_from_date(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 	ip.max_age_weeks = u->a->d->config->ingest_max_age_weeks;
-	r = ingest_validate(u->b, &ip, &u->rep);
-	if (r == -EINVAL) {
-		reply_rejected(u);
-		return;
-	}
-	if (r == 0)
+	/* Signals that fail here are listed together with those whose areas, themes or
+	 * instruments the database does not know: one answer lists every problem. */
+	u->bad = calloc(u->b->n_signals + 1, sizeof(*u->bad));
+	r = u->bad == NULL ? -ENOMEM : ingest_validate(u->b, &ip, &u->rep, u->bad);
+	if (r == 0 || r == -EINVAL)
 		r = build_columns(u);
 	if (r < 0) {
 		fail(u, 500, "error", "internal", "could not prepare the batch", NULL);

@@ -625,6 +625,8 @@ int cli_ingest(int argc, char **argv, const struct config *c)
 	headers = curl_slist_append(headers, "Expect:");
 	headers = curl_slist_append(headers, auth);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	/* Batch ids are unique per source: file name, start of this run, batch number. */
+	long long run_started = (long long)time(NULL);
 
 	struct totals t = {0, 0, 0, 0, 0};
 	long bad_local = 0, skipped = 0;
@@ -653,7 +655,8 @@ int cli_ingest(int argc, char **argv, const struct config *c)
 			continue;
 		}
 		char batch_id[96];
-		snprintf(batch_id, sizeof(batch_id), "%.60s-%lld", base, t.batches + 1);
+		snprintf(batch_id, sizeof(batch_id), "%.40s-%lld-%lld", base, run_started,
+		         t.batches + 1);
 		const char *src = o.protobuf ? rd.all->source : o.source;
 		const char *org = o.protobuf ? rd.all->organisation : o.organisation;
 		if (batch_set_string(&b->batch_id, batch_id) < 0 ||

@@ -260,17 +260,20 @@ static int cmp_rejection(const void *a, const void *b)
 	return (x->index > y->index) - (x->index < y->index);
 }
 
-int ingest_validate(const struct batch *b, const struct ingest_params *p, struct ingest_report *rep)
+void ingest_report_sort(struct ingest_report *rep)
+{
+	qsort(rep->items, rep->n_items, sizeof(rep->items[0]), cmp_rejection);
+}
+
+int ingest_validate(const struct batch *b, const struct ingest_params *p, struct ingest_report *rep,
+                    bool *bad)
 {
 	const char *field, *reason;
 	char buf[160];
-	bool *bad = calloc(b->n_signals + 1, sizeof(*bad));
 	const struct signal **order = calloc(b->n_signals + 1, sizeof(*order));
-	if (bad == NULL || order == NULL) {
-		free(bad);
-		free(order);
+	if (order == NULL)
 		return -ENOMEM;
-	}
+	memset(bad, 0, b->n_signals * sizeof(*bad));
 	for (size_t i = 0; i < b->n_signals; i++) {
 		if (signal_problem(&b->signals[i], p, &field, &reason, buf, sizeof(buf))) {
 			ingest_reject(rep, i, field, reason);
@@ -293,8 +296,7 @@ int ingest_validate(const struct batch *b, const struct ingest_params *p, struct
 		ingest_reject(rep, i, "signal_id", msg);
 		bad[i] = true;
 	}
-	free(bad);
 	free(order);
-	qsort(rep->items, rep->n_items, sizeof(rep->items[0]), cmp_rejection);
+	ingest_report_sort(rep);
 	return rep->n_rejected > 0 ? -EINVAL : 0;
 }

@@ -39,10 +39,14 @@ struct ingest_params {
 int ingest_check_batch(const struct batch *b, struct err *e) __attribute__((warn_unused_result));
 
 /* Checks every signal and adds one rejection per bad signal (its first problem) to `rep`
- * (which the caller zeroes). Returns 0 when all are valid, -EINVAL when any was rejected, or
+ * (which the caller zeroes), and sets bad[i] for each rejected signal (bad has n_signals
+ * entries, caller-owned). Returns 0 when all are valid, -EINVAL when any was rejected, or
  * -ENOMEM. `b` and `p` are borrowed. */
-int ingest_validate(const struct batch *b, const struct ingest_params *p, struct ingest_report *rep)
-    __attribute__((warn_unused_result));
+int ingest_validate(const struct batch *b, const struct ingest_params *p, struct ingest_report *rep,
+                    bool *bad) __attribute__((warn_unused_result));
+
+/* Orders the kept rejections by signal index (after adding some with ingest_reject). */
+void ingest_report_sort(struct ingest_report *rep);
 
 /* Adds a rejection to `rep` (used for the database's reference checks too). */
 void ingest_reject(struct ingest_report *rep, size_t index, const char *field, const char *reason);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,18 +140,51 @@ struct budget {
 	size_t used, cap;
 };
 
+/* Each block carries its size in front (16 bytes keep malloc's alignment), so that a decoded
+ * string's wire length can be told from its C length. */
+#define BLOCK_HEADER 16
+
 static void *budget_alloc(void *data, size_t size)
 {
 	struct budget *b = data;
-	if (size > b->cap - b->used)
+	if (size > b->cap - b->used || size > SIZE_MAX - BLOCK_HEADER)
 		return NULL;
 	b->used += size;
-	return malloc(size);
+	unsigned char *p = malloc(size + BLOCK_HEADER);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &size, sizeof(size));
+	return p + BLOCK_HEADER;
 }
 
 static void budget_free(void *data, void *p)
 {
-	free(p);
+	if (p != NULL)
+		free((unsigned char *)p - BLOCK_HEADER);
+}
+
+/* protobuf-c copies a string's wire bytes into a block of exactly their length + 1 and ends it
+ * with NUL: a shorter C string means a NUL inside, which would silently cut the value. */
+static bool has_inner_nul(const char *s)
+{
+	size_t size;
+	if (s == NULL || s == protobuf_c_empty_string)
+		return false;
+	memcpy(&size, s - BLOCK_HEADER, sizeof(size));
+	return strlen(s) + 1 != size;
+}
+
+/* -EBADMSG naming field `name` of signal i (i == SIZE_MAX: of the batch) if `v` has a NUL. */
+static int check_nul(struct codec_error *ce, size_t i, const char *name, const char *v)
+{
+	char field[64];
+	if (!has_inner_nul(v))
+		return 0;
+	if (i == SIZE_MAX)
+		snprintf(field, sizeof(field), "%s", name);
+	else
+		snprintf(field, sizeof(field), "signals[%zu].%s", i, name);
+	return fail(ce, -EBADMSG, field, "contains a NUL byte");
 }
 
 static int check_enum(struct codec_error *ce, size_t i, const char *name, int v, size_t n)
@@ -165,6 +199,27 @@ static int check_enum(struct codec_error *ce, size_t i, const char *name, int v,
 static int convert_signal(const Wijkradar__V1__Signal *m, size_t i, struct signal *s,
                           struct codec_error *ce)
 {
+	const char *theme =
+	    m->kind_case == WIJKRADAR__V1__SIGNAL__KIND_NEED      ? m->need->theme
+	    : m->kind_case == WIJKRADAR__V1__SIGNAL__KIND_CONTACT ? m->contact->theme
+	    : m->kind_case == WIJKRADAR__V1__SIGNAL__KIND_OUTCOME ? m->outcome->theme
+	    : m->kind_case == WIJKRADAR__V1__SIGNAL__KIND_TRAJECTORY_EVENT
+	        ? m->trajectory_event->theme
+	        : NULL;
+	const char *outcome_instrument =
+	    m->kind_case == WIJKRADAR__V1__SIGNAL__KIND_OUTCOME ? m->outcome->instrument : NULL;
+	const char *outcome_domain =
+	    m->kind_case == WIJKRADAR__V1__SIGNAL__KIND_OUTCOME ? m->outcome->domain : NULL;
+	if (check_nul(ce, i, "signal_id", m->signal_id) < 0 ||
+	    check_nul(ce, i, "team", m->team) < 0 ||
+	    check_nul(ce, i, "area_code", m->area_code) < 0 ||
+	    check_nul(ce, i, "iso_week", m->iso_week) < 0 ||
+	    check_nul(ce, i, "subject", m->subject) < 0 ||
+	    check_nul(ce, i, "trajectory", m->trajectory) < 0 ||
+	    check_nul(ce, i, "theme", theme) < 0 ||
+	    check_nul(ce, i, "outcome.instrument", outcome_instrument) < 0 ||
+	    check_nul(ce, i, "outcome.domain", outcome_domain) < 0)
+		return -EBADMSG;
 	int r = 0;
 	r |= batch_set_string(&s->signal_id, m->signal_id);
 	r |= batch_set_string(&s->team, m->team);
@@ -234,6 +289,12 @@ int codec_decode_protobuf(const uint8_t *data, size_t len, size_t max_signals, s
 	if (m->n_signals > max_signals) {
 		r = fail(ce, -E2BIG, "signals", "batch has %zu signals, the limit is %zu",
 		         m->n_signals, max_signals);
+		goto out;
+	}
+	if (check_nul(ce, SIZE_MAX, "batch_id", m->batch_id) < 0 ||
+	    check_nul(ce, SIZE_MAX, "source", m->source) < 0 ||
+	    check_nul(ce, SIZE_MAX, "organisation", m->organisation) < 0) {
+		r = -EBADMSG;
 		goto out;
 	}
 	b = batch_new(m->n_signals);

@@ -14,16 +14,18 @@ static void exercise(struct batch *b)
 {
 	struct err e;
 	struct ingest_report *rep = calloc(1, sizeof(*rep));
+	bool *bad = calloc(b->n_signals + 1, sizeof(bool));
 	struct ingest_params p = {{2026, 20}, 520};
 	uint8_t *out = NULL;
 	size_t len = 0;
 	err_clear(&e);
-	if (ingest_check_batch(b, &e) == 0 && rep != NULL && ingest_validate(b, &p, rep) == 0 &&
-	    rep->n_rejected != 0)
+	if (ingest_check_batch(b, &e) == 0 && rep != NULL && bad != NULL &&
+	    ingest_validate(b, &p, rep, bad) == 0 && rep->n_rejected != 0)
 		abort(); /* "valid" must mean no rejections */
 	if (codec_encode_protobuf(b, &out, &len) == 0)
 		free(out);
 	free(rep);
+	free(bad);
 	batch_free(b);
 }
 
