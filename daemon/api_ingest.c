@@ -80,7 +80,7 @@ static const char sql_store[] =
 /* $1 area_year[], $2 area_code[], $3 theme[], $4 instrument[], $5 score[]: the references
  * that must exist (and the score range). Returns index (0-based), field, reason, total. */
 static const char sql_refcheck[] =
-    "SELECT i - 1, field, reason, count(*) OVER () FROM ("
+    "SELECT i, field, reason, count(*) OVER () FROM ("
     " SELECT u.i,"
     " CASE WHEN a.code IS NULL THEN 'area_code'"
     " WHEN th.code IS NULL THEN 'theme'"
@@ -94,8 +94,8 @@ static const char sql_refcheck[] =
     " THEN format('unrecognized instrument: \"%s\"', u.instrument)"
     " ELSE format('score %s is outside the range of %s (%s to %s)', u.score, ins.code,"
     " ins.score_min, ins.score_max) END AS reason"
-    " FROM unnest($1::smallint[], $2::text[], $3::text[], $4::text[], $5::float8[])"
-    " WITH ORDINALITY AS u(area_year, area_code, theme, instrument, score, i)"
+    " FROM unnest($1::smallint[], $2::text[], $3::text[], $4::text[], $5::float8[],"
+    " $6::int[]) AS u(area_year, area_code, theme, instrument, score, i)"
     " LEFT JOIN area a ON a.year = u.area_year AND a.code = u.area_code"
     " LEFT JOIN theme th ON th.code = u.theme"
     " LEFT JOIN instrument ins ON ins.code = u.instrument"

@@ -101,7 +101,17 @@ def test_serve_without_migrate_on_start_leaves_schema_alone(db, make_config, dae
                       timeout=wrtest.START_TIMEOUT_S, describe=d.stderr)
     if d.running():
         d.wait_listening()
-        r = d.get("/readyz")
+        # Until the pool has connected, readiness says database_unavailable; then it must
+        # name the real reason.
+        last = {}
+
+        def reason_known():
+            last["r"] = d.get("/readyz")
+            return last["r"].json().get("code") != "database_unavailable"
+
+        wrtest.wait_until("/readyz to report on the schema", reason_known,
+                          describe=lambda: last["r"].describe())
+        r = last["r"]
         assert r.status == 503, r.describe()
         assert r.json().get("code") == "schema_outdated", r.describe()
         d.stop()
