@@ -71,6 +71,16 @@ int cli_require_schema(PGconn *conn)
 	return -EPROTO;
 }
 
+PGconn *cli_open(const struct config *c)
+{
+	PGconn *conn = cli_connect(c);
+	if (conn != NULL && cli_require_schema(conn) < 0) {
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
 int cli_migrate(const struct config *c)
 {
 	struct err e;

@@ -24,6 +24,11 @@ PGconn *cli_connect(const struct config *c);
  * after printing the versions and the hint to run `wijkradar migrate`. */
 int cli_require_schema(PGconn *conn);
 
+/* Connects and checks the schema (cli_connect + cli_require_schema): the start of every
+ * command that reads or writes the registry. Returns the connection or NULL after printing
+ * why. */
+PGconn *cli_open(const struct config *c);
+
 /* Connects, applies pending migrations, prints "schema version N (applied K migrations)"
  * and disconnects. Returns 0 or a negative errno after printing why. */
 int cli_migrate(const struct config *c);

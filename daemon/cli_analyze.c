@@ -39,11 +39,9 @@ int cli_analyze(int argc, char **argv, const struct config *c)
 		fprintf(stderr, "usage: wijkradar analyze [--week YYYY-Www]\n");
 		return 2;
 	}
-	PGconn *conn = cli_connect(c);
-	if (conn == NULL || cli_require_schema(conn) < 0) {
-		PQfinish(conn);
+	PGconn *conn = cli_open(c);
+	if (conn == NULL)
 		return 1;
-	}
 	struct analysis_summary sum;
 	struct err e;
 	char week[16];

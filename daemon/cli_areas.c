@@ -121,8 +121,8 @@ static int import(int argc, char **argv, const struct config *c)
 		fputs("No areas were imported.\n", stderr);
 		return 1;
 	}
-	PGconn *conn = cli_connect(c);
-	r = conn == NULL ? -EIO : cli_require_schema(conn);
+	PGconn *conn = cli_open(c);
+	r = conn == NULL ? -EIO : 0;
 	if (r == 0)
 		r = store(conn, &list);
 	if (r == 0) {
@@ -163,11 +163,9 @@ static int list(int argc, char **argv, const struct config *c)
 	}
 	if (optind != argc)
 		return usage();
-	PGconn *conn = cli_connect(c);
-	if (conn == NULL || cli_require_schema(conn) < 0) {
-		PQfinish(conn);
+	PGconn *conn = cli_open(c);
+	if (conn == NULL)
 		return 1;
-	}
 	PGresult *res = PQexecParams(conn, sql_list, 2, NULL, params, NULL, NULL, 0);
 	int rc = 1;
 	if (command_ok(conn, res, "could not list areas")) {

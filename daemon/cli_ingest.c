@@ -625,8 +625,11 @@ int cli_ingest(int argc, char **argv, const struct config *c)
 	headers = curl_slist_append(headers, "Expect:");
 	headers = curl_slist_append(headers, auth);
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	/* Batch ids are unique per source: file name, start of this run, batch number. */
-	long long run_started = (long long)time(NULL);
+	/* Batch ids are unique per source: file name, start of this run (microseconds), batch
+	 * number. */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	long long run_started = (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 
 	struct totals t = {0, 0, 0, 0, 0};
 	long bad_local = 0, skipped = 0;

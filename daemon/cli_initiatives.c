@@ -133,8 +133,8 @@ static int import(int argc, char **argv, const struct config *c)
 		fputs("No initiatives were imported.\n", stderr);
 		return 1;
 	}
-	PGconn *conn = cli_connect(c);
-	int rc = conn == NULL || cli_require_schema(conn) < 0 ? 1 : 0;
+	PGconn *conn = cli_open(c);
+	int rc = conn == NULL ? 1 : 0;
 	PGresult *res = rc == 0 ? PQexec(conn, "BEGIN") : NULL;
 	rc = rc == 0 && PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : 1;
 	PQclear(res);
@@ -189,11 +189,9 @@ static int list(int argc, char **argv, const struct config *c)
 	}
 	if (optind != argc)
 		return usage();
-	PGconn *conn = cli_connect(c);
-	if (conn == NULL || cli_require_schema(conn) < 0) {
-		PQfinish(conn);
+	PGconn *conn = cli_open(c);
+	if (conn == NULL)
 		return 1;
-	}
 	PGresult *res = PQexecParams(conn, sql_list, 2, NULL, params, NULL, NULL, 0);
 	int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : 1;
 	for (int i = 0; rc == 0 && i < PQntuples(res); i++)

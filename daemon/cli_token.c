@@ -53,17 +53,6 @@ static PGresult *run(PGconn *conn, const char *sql, int n, const char *const *pa
 	return NULL;
 }
 
-/* Connects and checks the schema; NULL after printing why. */
-static PGconn *open_db(const struct config *c)
-{
-	PGconn *conn = cli_connect(c);
-	if (conn != NULL && cli_require_schema(conn) < 0) {
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
-}
-
 static int create(int argc, char **argv, const struct config *c)
 {
 	static const struct option opts[] = {{"role", required_argument, NULL, 'r'},
@@ -112,7 +101,7 @@ static int create(int argc, char **argv, const struct config *c)
 		fputs("error: could not generate a token: no randomness\n", stderr);
 		return 1;
 	}
-	PGconn *conn = open_db(c);
+	PGconn *conn = cli_open(c);
 	if (conn == NULL)
 		return 1;
 	char default_name[160];
@@ -149,7 +138,7 @@ static int list(int argc, char **argv, const struct config *c)
 	}
 	if (optind != argc)
 		return usage();
-	PGconn *conn = open_db(c);
+	PGconn *conn = cli_open(c);
 	if (conn == NULL)
 		return 1;
 	PGresult *res = run(conn, sql_list, 1, params, "could not list tokens");
@@ -171,7 +160,7 @@ static int revoke(int argc, char **argv, const struct config *c)
 {
 	if (argc != 2 || strspn(argv[1], "0123456789") != strlen(argv[1]) || argv[1][0] == '\0')
 		return usage();
-	PGconn *conn = open_db(c);
+	PGconn *conn = cli_open(c);
 	if (conn == NULL)
 		return 1;
 	const char *params[] = {argv[1]};
