@@ -7,6 +7,7 @@
 #include "migrate.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,4 +98,47 @@ int cli_migrate(const struct config *c)
 	}
 	printf("schema version %d (applied %d migrations)\n", version, applied);
 	return 0;
+}
+
+int cli_list(int argc, char **argv, const struct config *c, const struct cli_listing *l,
+             int (*usage)(void))
+{
+	struct option opts[3] = {{NULL, 0, NULL, 0}};
+	const char *params[2] = {NULL, NULL};
+	for (int i = 0; i < 2 && l->options[i] != NULL; i++)
+		opts[i] = (struct option){l->options[i], required_argument, NULL, '0' + i};
+	int opt;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt != '0' && opt != '1')
+			return usage();
+		params[opt - '0'] = optarg;
+	}
+	if (optind != argc)
+		return usage();
+	PGconn *conn = cli_open(c);
+	if (conn == NULL)
+		return 1;
+	PGresult *res = PQexecParams(conn, l->sql, 2, NULL, params, NULL, NULL, 0);
+	int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : 1;
+	if (rc != 0) {
+		const char *msg = PQresultErrorMessage(res);
+		fprintf(stderr, "error: could not list: %.*s\n", (int)strcspn(msg, "\n"), msg);
+	} else {
+		if (l->header != NULL)
+			printf("%s\n", l->header);
+		for (int i = 0; i < PQntuples(res); i++) {
+			for (int k = 0; k < l->n_columns; k++) {
+				int w = l->widths[k];
+				printf(w >= 0 ? "%-*s" : "%*s", w >= 0 ? w : -w,
+				       PQgetvalue(res, i, k));
+				fputs(k + 1 < l->n_columns ? "  " : "\n", stdout);
+			}
+		}
+		if (l->count_noun != NULL)
+			printf("(%d %s)\n", PQntuples(res), l->count_noun);
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
 }

@@ -29,6 +29,22 @@ int cli_require_schema(PGconn *conn);
  * why. */
 PGconn *cli_open(const struct config *c);
 
+/* A listing command: up to two filter options whose values become $1 and $2 of `sql` (NULL
+ * when not given), and the rows printed in columns. */
+struct cli_listing {
+	const char *options[2]; /* long option names, or NULL */
+	const char *sql;        /* static text with $1 and $2 */
+	const char *header;     /* first line, or NULL */
+	int widths[8];          /* per column: > 0 left-aligned, < 0 right-aligned, 0 as is */
+	int n_columns;
+	const char *count_noun; /* prints "(N areas)" after the rows, or NULL */
+};
+
+/* Runs a listing with argv[0] = the subcommand ("list"). Returns the exit code: 0, 1 (printed),
+ * or `usage()` for a bad option. `c` and `l` are borrowed. */
+int cli_list(int argc, char **argv, const struct config *c, const struct cli_listing *l,
+             int (*usage)(void));
+
 /* Connects, applies pending migrations, prints "schema version N (applied K migrations)"
  * and disconnects. Returns 0 or a negative errno after printing why. */
 int cli_migrate(const struct config *c);

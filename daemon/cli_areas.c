@@ -145,42 +145,14 @@ static int import(int argc, char **argv, const struct config *c)
 	return r == 0 ? 0 : 1;
 }
 
-static int list(int argc, char **argv, const struct config *c)
-{
-	static const struct option opts[] = {{"year", required_argument, NULL, 'y'},
-	                                     {"municipality", required_argument, NULL, 'm'},
-	                                     {NULL, 0, NULL, 0}};
-	const char *params[2] = {NULL, NULL};
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "y:m:", opts, NULL)) != -1) {
-		if (opt == 'y')
-			params[0] = optarg;
-		else if (opt == 'm')
-			params[1] = optarg;
-		else
-			return usage();
-	}
-	if (optind != argc)
-		return usage();
-	PGconn *conn = cli_open(c);
-	if (conn == NULL)
-		return 1;
-	PGresult *res = PQexecParams(conn, sql_list, 2, NULL, params, NULL, NULL, 0);
-	int rc = 1;
-	if (command_ok(conn, res, "could not list areas")) {
-		printf("%-4s  %-10s  %-2s  %10s  %s\n", "year", "code", "kd", "population", "name");
-		for (int i = 0; i < PQntuples(res); i++)
-			printf("%-4s  %-10s  %-2s  %10s  %s\n", PQgetvalue(res, i, 0),
-			       PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-			       PQgetvalue(res, i, 4));
-		printf("(%d areas)\n", PQntuples(res));
-		rc = 0;
-	}
-	PQclear(res);
-	PQfinish(conn);
-	return rc;
-}
+static const struct cli_listing listing = {
+    .options = {"year", "municipality"},
+    .sql = sql_list,
+    .header = "year  code        kd  population  name",
+    .widths = {4, 10, 2, -10, 0},
+    .n_columns = 5,
+    .count_noun = "areas",
+};
 
 int cli_areas(int argc, char **argv, const struct config *c)
 {
@@ -189,7 +161,7 @@ int cli_areas(int argc, char **argv, const struct config *c)
 	if (strcmp(argv[1], "import") == 0)
 		return import(argc - 1, argv + 1, c);
 	if (strcmp(argv[1], "list") == 0)
-		return list(argc - 1, argv + 1, c);
+		return cli_list(argc - 1, argv + 1, c, &listing, usage);
 	fprintf(stderr, "error: unrecognized areas command: \"%s\"\n", argv[1]);
 	return usage();
 }

@@ -171,39 +171,12 @@ static int import(int argc, char **argv, const struct config *c)
 	return rc;
 }
 
-static int list(int argc, char **argv, const struct config *c)
-{
-	static const struct option opts[] = {{"organisation", required_argument, NULL, 'o'},
-	                                     {"area", required_argument, NULL, 'a'},
-	                                     {NULL, 0, NULL, 0}};
-	const char *params[2] = {NULL, NULL};
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:a:", opts, NULL)) != -1) {
-		if (opt == 'o')
-			params[0] = optarg;
-		else if (opt == 'a')
-			params[1] = optarg;
-		else
-			return usage();
-	}
-	if (optind != argc)
-		return usage();
-	PGconn *conn = cli_open(c);
-	if (conn == NULL)
-		return 1;
-	PGresult *res = PQexecParams(conn, sql_list, 2, NULL, params, NULL, NULL, 0);
-	int rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : 1;
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
-		printf("%-16s %-20s %-24s %-30s %-8s %s\n", PQgetvalue(res, i, 0),
-		       PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-		       PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
-	if (rc != 0)
-		fprintf(stderr, "error: could not list initiatives: %s", PQresultErrorMessage(res));
-	PQclear(res);
-	PQfinish(conn);
-	return rc;
-}
+static const struct cli_listing listing = {
+    .options = {"organisation", "area"},
+    .sql = sql_list,
+    .widths = {16, 20, 24, 30, 8, 0},
+    .n_columns = 6,
+};
 
 int cli_initiatives(int argc, char **argv, const struct config *c)
 {
@@ -212,7 +185,7 @@ int cli_initiatives(int argc, char **argv, const struct config *c)
 	if (strcmp(argv[1], "import") == 0)
 		return import(argc - 1, argv + 1, c);
 	if (strcmp(argv[1], "list") == 0)
-		return list(argc - 1, argv + 1, c);
+		return cli_list(argc - 1, argv + 1, c, &listing, usage);
 	fprintf(stderr, "error: unrecognized initiatives command: \"%s\"\n", argv[1]);
 	return usage();
 }

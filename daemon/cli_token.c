@@ -15,13 +15,14 @@ static const char sql_create[] =
     " VALUES ($1, $2, $3, $4, decode($5, 'hex'),"
     " now() + make_interval(days => $6::int)) RETURNING id";
 
-/* $1 organisation or NULL */
+/* $1 organisation or NULL ($2 unused) */
 static const char sql_list[] =
-    "SELECT id, role, organisation, coalesce(source, '-'), name,"
-    " to_char(created_at, 'YYYY-MM-DD'), coalesce(to_char(expires_at, 'YYYY-MM-DD'), '-'),"
+    "SELECT id, role, organisation, coalesce(source, '-'), to_char(created_at, 'YYYY-MM-DD'),"
+    " coalesce(to_char(expires_at, 'YYYY-MM-DD'), '-'),"
     " CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
-    " WHEN expires_at IS NOT NULL AND expires_at <= now() THEN 'expired' ELSE 'active' END"
-    " FROM api_token WHERE $1::text IS NULL OR organisation = $1 ORDER BY id";
+    " WHEN expires_at IS NOT NULL AND expires_at <= now() THEN 'expired' ELSE 'active' END,"
+    " name FROM api_token WHERE ($1::text IS NULL OR organisation = $1) AND $2::text IS NULL"
+    " ORDER BY id";
 
 /* $1 id */
 static const char sql_revoke[] =
@@ -124,37 +125,14 @@ static int create(int argc, char **argv, const struct config *c)
 	return rc;
 }
 
-static int list(int argc, char **argv, const struct config *c)
-{
-	static const struct option opts[] = {{"organisation", required_argument, NULL, 'o'},
-	                                     {NULL, 0, NULL, 0}};
-	const char *params[] = {NULL};
-	int opt;
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
-		if (opt != 'o')
-			return usage();
-		params[0] = optarg;
-	}
-	if (optind != argc)
-		return usage();
-	PGconn *conn = cli_open(c);
-	if (conn == NULL)
-		return 1;
-	PGresult *res = run(conn, sql_list, 1, params, "could not list tokens");
-	if (res != NULL) {
-		printf("%-5s %-8s %-16s %-16s %-10s %-10s %-7s %s\n", "id", "role", "organisation",
-		       "source", "created", "expires", "state", "name");
-		for (int i = 0; i < PQntuples(res); i++)
-			printf("%-5s %-8s %-16s %-16s %-10s %-10s %-7s %s\n", PQgetvalue(res, i, 0),
-			       PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-			       PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
-			       PQgetvalue(res, i, 4));
-	}
-	PQclear(res);
-	PQfinish(conn);
-	return res != NULL ? 0 : 1;
-}
+static const struct cli_listing listing = {
+    .options = {"organisation", NULL},
+    .sql = sql_list,
+    .header = "id     role      organisation      source            created     expires     "
+              "state    name",
+    .widths = {5, 8, 16, 16, 10, 10, 7, 0},
+    .n_columns = 8,
+};
 
 static int revoke(int argc, char **argv, const struct config *c)
 {
@@ -184,7 +162,7 @@ int cli_token(int argc, char **argv, const struct config *c)
 	if (strcmp(argv[1], "create") == 0)
 		return create(argc - 1, argv + 1, c);
 	if (strcmp(argv[1], "list") == 0)
-		return list(argc - 1, argv + 1, c);
+		return cli_list(argc - 1, argv + 1, c, &listing, usage);
 	if (strcmp(argv[1], "revoke") == 0)
 		return revoke(argc - 1, argv + 1, c);
 	fprintf(stderr, "error: unrecognized token command: \"%s\"\n", argv[1]);
