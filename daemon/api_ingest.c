@@ -187,8 +187,11 @@ static void fail_db(struct upload *u, int status, const PGresult *res, const cha
 	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (status == -EPROTO && state != NULL &&
 	    (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-	     strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0)) {
-		status = -EAGAIN; /* serialization, deadlock, connection, shutdown: retry */
+	     (strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
+	     strncmp(state, "57", 2) == 0)) {
+		/* serialization, deadlock, connection, shutdown: retry. 08P01 (protocol violation)
+		 * is a bug of ours, not the database's: it must show as 500 and in the log. */
+		status = -EAGAIN;
 	}
 	if (status == -EPROTO) {
 		log_error("ingest", "request %s: %s failed with SQLSTATE %s", http_req_id(u->hr),
