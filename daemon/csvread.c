@@ -102,8 +102,13 @@ int csvread_next(struct csvread *r, char ***fields, size_t *n_fields, int *line,
 			               "inside an unquoted field)"
 			             : csv_strerror(csv_error(&r->csv)));
 			*column = (int)r->n_fields;
-			/* Make the parser usable again for a caller that goes on. */
-			csv_fini(&r->csv, NULL, NULL, NULL);
+			/* Make the parser usable again for a caller that goes on: csv_fini fails
+			 * (CSV_STRICT_FINI) before it resets an open quote, so start afresh. */
+			csv_free(&r->csv);
+			if (csv_init(&r->csv, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+				clear_fields(r);
+				return -ENOMEM;
+			}
 			clear_fields(r);
 			return -EINVAL;
 		}
