@@ -107,6 +107,11 @@ struct isoweek analysis_previous_week(time_t now)
 	return isoweek_from_index(isoweek_to_index(w) - 1);
 }
 
+bool analysis_week_ended(struct isoweek week, time_t now)
+{
+	return isoweek_to_index(week) <= isoweek_to_index(analysis_previous_week(now));
+}
+
 void analysis_options_from_config(const struct config *c, struct analysis_options *o)
 {
 	analysis_options_default(o);
@@ -704,6 +709,14 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 	memset(&s, 0, sizeof(s));
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!analysis_week_ended(o->week, time(NULL))) {
+		char label[16];
+		isoweek_format(o->week, label, sizeof(label));
+		err_set(e, 400, "week_not_ended", "week %s has not ended yet", label);
+		err_detail(e,
+		           "A week is analysed once it is complete: its counts are still growing.");
+		return -EINVAL;
+	}
 	long t = isoweek_to_index(o->week);
 	long history = (long)farrington_first_index(&o->detect.farrington) + o->detect.consecutive;
 	isoweek_monday(o->week, week, sizeof(week));

@@ -48,13 +48,16 @@ void analysis_options_default(struct analysis_options *o);
 /* The last complete ISO week before the moment `now` (UTC). This function can't fail. */
 struct isoweek analysis_previous_week(time_t now);
 
+/* True when `week` has ended at the moment `now`: only such weeks can be analysed. */
+bool analysis_week_ended(struct isoweek week, time_t now);
+
 /* Fills `o` from the [detect] keys of `c` (borrowed) over analysis_options_default. */
 void analysis_options_from_config(const struct config *c, struct analysis_options *o);
 
 /* Runs one analysis on `conn` (borrowed, connected, not in a transaction). Only one runs at a
  * time across all processes on the database (advisory lock): -EBUSY when another holds it.
- * Returns 0 and fills *out, or -EIO (database error, the run recorded as failed when
- * possible), -ENOMEM, with `e` filled. */
+ * Returns 0 and fills *out, or -EINVAL (the week has not ended), -EIO (database error, the
+ * run recorded as failed when possible), -ENOMEM, with `e` filled. */
 int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis_summary *out,
                  struct err *e) __attribute__((warn_unused_result));
 

@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "area_csv.h"
+#include "ingest.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -61,18 +62,22 @@ static const char sql_detail[] =
 static const char sql_patch[] =
     "WITH cur AS (SELECT id, state, organisation FROM alert WHERE id = $1::bigint"
     " AND ($2::text IS NULL OR organisation = $2) FOR UPDATE),"
+    " ini AS (SELECT i.code FROM initiative i, cur WHERE i.code = $7"
+    " AND i.organisation = cur.organisation),"
     " ok AS (SELECT id, state FROM cur WHERE (state, $3::text) IN (('new', 'acknowledged'),"
     " ('new', 'initiative_started'), ('new', 'closed'), ('acknowledged', 'initiative_started'),"
-    " ('acknowledged', 'closed'), ('initiative_started', 'closed'))),"
+    " ('acknowledged', 'closed'), ('initiative_started', 'closed'))"
+    " AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM ini))),"
     " up AS (UPDATE alert a SET state = $3, updated_at = now(),"
     " closed_at = CASE WHEN $3 = 'closed' THEN now() END FROM ok WHERE a.id = ok.id"
     " RETURNING a.id, ok.state AS from_state),"
     " ev AS (INSERT INTO alert_event (alert_id, kind, from_state, to_state, token_id, actor,"
     " note) SELECT id, 'state', from_state, $3, $4::bigint, $5, $6 FROM up),"
     " lnk AS (UPDATE initiative i SET started_after_alert = cur.id, updated_at = now()"
-    " FROM cur WHERE $7::text IS NOT NULL AND i.code = $7 AND i.organisation = cur.organisation"
+    " FROM cur WHERE i.code = $7 AND i.organisation = cur.organisation"
     " AND EXISTS (SELECT 1 FROM up) RETURNING 1)"
-    " SELECT (SELECT state FROM cur), (SELECT count(*) FROM up), (SELECT count(*) FROM lnk)";
+    " SELECT (SELECT state FROM cur), (SELECT count(*) FROM up), (SELECT count(*) FROM lnk),"
+    " $7::text IS NULL OR EXISTS (SELECT 1 FROM ini)";
 
 static const char *const states[] = {"new", "acknowledged", "initiative_started", "closed", "open"};
 
@@ -203,6 +208,10 @@ static void on_patched(void *arg, int status, const PGresult *res)
 		api_reply_db_error(pa->hr, status, res);
 	} else if (PQgetisnull(res, 0, 0)) {
 		http_reply_error(pa->hr, 404, "not_found", "no such alert", NULL, NULL);
+	} else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
+		http_reply_error(pa->hr, 422, "unrecognized_initiative",
+		                 "\"initiative\" names no initiative of this organisation", NULL,
+		                 "Register it first (POST /v1/initiatives), then link it.");
 	} else if (strcmp(PQgetvalue(res, 0, 1), "0") == 0) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "cannot change an alert from \"%s\" to \"%s\"",
@@ -254,6 +263,11 @@ static void patch_authed(struct daemon *d, struct http_req *hr, const struct aut
 		bad = "\"state\" must be acknowledged, initiative_started or closed";
 	if (bad == NULL && note != NULL && strlen(note) > 500)
 		bad = "\"note\" is longer than 500 characters";
+	if (bad == NULL && note != NULL && ingest_personal_data(note) != NULL)
+		bad = "\"note\" holds what looks like an e-mail address, phone number or BSN; "
+		      "notes are about the pattern, never about a person";
+	if (bad == NULL && initiative != NULL && strcmp(state, "initiative_started") != 0)
+		bad = "\"initiative\" goes with \"state\": \"initiative_started\"";
 	if (bad != NULL) {
 		http_reply_error(hr, 400, "bad_request", bad, NULL, NULL);
 		json_decref(o);

@@ -55,6 +55,13 @@ static void analyze_authed(struct daemon *d, struct http_req *hr, const struct a
 	}
 	free(body);
 	isoweek_format(week, label, sizeof(label));
+	if (!analysis_week_ended(week, time(NULL))) {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "week %s has not ended yet", label);
+		http_reply_error(hr, 400, "week_not_ended", msg,
+		                 "A week is analysed once it is complete.", NULL);
+		return;
+	}
 	snprintf(who, sizeof(who), "token %lld", p->token_id);
 	int r = scheduler_run_analysis(d->scheduler, week, "api", who);
 	if (r == -EBUSY) {

@@ -100,9 +100,11 @@ const char *ingest_personal_data(const char *s)
 	const char *why = contact_or_identity(s);
 	if (why != NULL)
 		return why;
-	/* A number ending a text: "bel 06 12345678", "BSN 111222333". */
+	/* A number ending a text: "bel 06 12345678", "bel +31 6 12345678", "BSN 111222333". */
 	for (const char *p = s; *p; p++) {
-		if ((p == s || !isdigit((unsigned char)p[-1])) && isdigit((unsigned char)*p) &&
+		bool starts =
+		    isdigit((unsigned char)*p) || (*p == '+' && isdigit((unsigned char)p[1]));
+		if ((p == s || !isdigit((unsigned char)p[-1])) && starts &&
 		    (is_phone(p) || ingest_is_bsn(p)))
 			return "contains what looks like a phone number or BSN";
 	}
