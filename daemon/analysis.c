@@ -95,7 +95,7 @@ void analysis_options_default(struct analysis_options *o)
 	detect_params_default(&o->detect);
 	o->scan = true;
 	scan_params_default(&o->scan_params);
-	o->scan_alpha = 0.05;
+	o->scan_alpha = 0.001;
 	o->scan_baseline_weeks = 52;
 }
 

@@ -115,8 +115,11 @@ static const struct config_key keys[] = {
     {"detect", "scan", CONFIG_BOOL, OFF(detect_scan), "true", true, NULL, 0, 0, NULL,
      "also run the space-time scan per organisation and theme, for clusters spanning adjacent "
      "areas (needs centroids or neighbour lists in the area registry)"},
-    {"detect", "scan_alpha", CONFIG_STRING, OFF(detect_scan_alpha), "0.05", true, NULL, 0, 0,
-     check_probability, "a scan cluster alerts when its Monte Carlo p-value is at most this"},
+    {"detect", "scan_alpha", CONFIG_STRING, OFF(detect_scan_alpha), "0.001", true, NULL, 0, 0,
+     check_probability,
+     "a scan cluster alerts when its Monte Carlo p-value is at most this; every (organisation, "
+     "theme) map is a test each week, so keep it small (0.001: the cluster beat all 999 "
+     "replications)"},
     {"detect", "scan_replications", CONFIG_INT, OFF(detect_scan_replications), "999", true, NULL,
      19, 99999, NULL, "Monte Carlo replications of the scan"},
     {"detect", "scan_max_weeks", CONFIG_INT, OFF(detect_scan_max_weeks), "4", true, NULL, 1, 26,

@@ -22,7 +22,6 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <gsl/gsl_errno.h>
 
 static const char metric_reloads[] = "wijkradar_config_reloads_total";
 
@@ -248,8 +247,6 @@ int serve_run(struct config *config, const char *config_path, const char *port_f
 	                   .started_at = time(NULL)};
 	int rc = 0;
 	apply_log_level(config);
-	/* GSL's default handler aborts the process; analyzers check status codes instead. */
-	gsl_set_error_handler_off();
 	/* A client that hangs up must not kill the daemon with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	struct err e;

@@ -89,5 +89,6 @@ CREATE TABLE initiative (
 
 CREATE INDEX initiative_areas ON initiative USING gin (areas);
 
--- Detection reads the counts by week and each organisation's first week.
+-- Detection reads the counts of one week, then the history of the series that could alert.
 CREATE INDEX need_week_count_week ON need_week_count (week, organisation);
+CREATE INDEX need_week_count_series ON need_week_count (organisation, area_code, theme, week);

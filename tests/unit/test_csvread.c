@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 
 #include <cmocka.h>
@@ -46,15 +46,18 @@ static void check(const char *text, const struct expect *want, size_t n_want)
 
 static void test_lines_and_blank_lines(void **state)
 {
-	const struct expect want[] = {{1, 1, 2, "a"}, {1, 3, 2, "c d"}, {1, 4, 1, "x,y"}, {0, 0, 0, ""}};
-	check("\xEF\xBB\xBF" "a,b\r\n\n\"c d\",e\n\"x,y\"", want, 4);
+	const struct expect want[] = {
+	    {1, 1, 2, "a"}, {1, 3, 2, "c d"}, {1, 4, 1, "x,y"}, {0, 0, 0, ""}};
+	check("\xEF\xBB\xBF"
+	      "a,b\r\n\n\"c d\",e\n\"x,y\"",
+	      want, 4);
 }
 
 static void test_goes_on_after_an_open_quote(void **state)
 {
 	/* Line 2 leaves a quote open: it is an error of line 2 only. */
 	const struct expect want[] = {
-		{1, 1, 2, "a"}, {-EINVAL, 2, 0, ""}, {1, 3, 2, "c"}, {1, 4, 2, "e"}, {0, 0, 0, ""}};
+	    {1, 1, 2, "a"}, {-EINVAL, 2, 0, ""}, {1, 3, 2, "c"}, {1, 4, 2, "e"}, {0, 0, 0, ""}};
 	check("a,b\n\"open,x\nc,d\ne,f\n", want, 5);
 }
 
@@ -67,9 +70,9 @@ static void test_goes_on_after_a_stray_quote(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lines_and_blank_lines),
-		cmocka_unit_test(test_goes_on_after_an_open_quote),
-		cmocka_unit_test(test_goes_on_after_a_stray_quote),
+	    cmocka_unit_test(test_lines_and_blank_lines),
+	    cmocka_unit_test(test_goes_on_after_an_open_quote),
+	    cmocka_unit_test(test_goes_on_after_a_stray_quote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
