@@ -40,13 +40,15 @@ static double deviance(const double *y, const double *mu, const double *prior, s
 }
 
 /* eta = X b + offset; mu = max(exp(eta), DBL_EPSILON). */
-static void predict(const double *x, const double *b, const double *offset, size_t n, size_t p,
-                    double *eta, double *mu)
+/* nz[i * p + k], k < n_nz[i]: the columns of row i that are not zero. */
+static void predict(const double *x, const unsigned char *nz, const unsigned char *n_nz,
+                    const double *b, const double *offset, size_t n, size_t p, double *eta,
+                    double *mu)
 {
 	for (size_t i = 0; i < n; i++) {
 		double e = offset != NULL ? offset[i] : 0;
-		for (size_t j = 0; j < p; j++)
-			e += x[i * p + j] * b[j];
+		for (size_t k = 0; k < n_nz[i]; k++)
+			e += x[i * p + nz[i * p + k]] * b[nz[i * p + k]];
 		eta[i] = e;
 		double m = exp(e);
 		mu[i] = m > DBL_EPSILON ? m : DBL_EPSILON;
@@ -76,7 +78,7 @@ int qpois_fit(const double *x, const double *y, const double *offset, const doub
 	int r = 0;
 	double *eta = malloc(n * sizeof(double));
 	unsigned char *nz = malloc(n * p), *n_nz = malloc(n);
-	fit->mu = malloc(n * sizeof(double));
+	fit->mu = calloc(n, sizeof(double));
 	fit->w_working = malloc(n * sizeof(double));
 	fit->sqrt_w_x = malloc(n * p * sizeof(double));
 	if (eta == NULL || nz == NULL || n_nz == NULL || fit->mu == NULL ||
@@ -112,11 +114,8 @@ int qpois_fit(const double *x, const double *y, const double *offset, const doub
 		for (size_t i = 0; i < n; i++) {
 			double off = offset != NULL ? offset[i] : 0;
 			double wt = (prior != NULL ? prior[i] : 1.0) * mu[i];
-			double sw = sqrt(wt);
 			double zi = eta[i] - off + (y[i] - mu[i]) / mu[i];
 			fit->w_working[i] = wt;
-			for (size_t j = 0; j < p; j++)
-				fit->sqrt_w_x[i * p + j] = x[i * p + j] * sw;
 			for (size_t ka = 0; ka < n_nz[i]; ka++) {
 				size_t ja = nz[i * p + ka];
 				double wxa = wt * x[i * p + ja];
@@ -163,14 +162,14 @@ int qpois_fit(const double *x, const double *y, const double *offset, const doub
 			for (size_t k = 0; k < p; k++)
 				fit->r[j * p + k] = k >= j ? xtwx[k * p + j] / d[k] : 0;
 		}
-		predict(x, b, offset, n, p, eta, mu);
+		predict(x, nz, n_nz, b, offset, n, p, eta, mu);
 		dev = deviance(y, mu, prior, n);
 		/* Step halving towards the previous coefficients while the deviance is not
 		 * finite (R: "step size truncated due to divergence"). */
 		for (int half = 0; !isfinite(dev) && have_old && half < maxit; half++) {
 			for (size_t j = 0; j < p; j++)
 				b[j] = (b[j] + b_old[j]) / 2;
-			predict(x, b, offset, n, p, eta, mu);
+			predict(x, nz, n_nz, b, offset, n, p, eta, mu);
 			dev = deviance(y, mu, prior, n);
 		}
 		if (!isfinite(dev)) {
@@ -187,6 +186,12 @@ int qpois_fit(const double *x, const double *y, const double *offset, const doub
 		have_old = true;
 	}
 	memcpy(fit->coef, b, sizeof(b));
+	/* sqrt(W) X with the weights of the last iteration, for the hat values. */
+	for (size_t i = 0; i < n; i++) {
+		double sw = sqrt(fit->w_working[i]);
+		for (size_t j = 0; j < p; j++)
+			fit->sqrt_w_x[i * p + j] = x[i * p + j] * sw;
+	}
 	fit->deviance = dev;
 	fit->df_residual = (int)(n - p);
 	double pearson = 0;
@@ -218,13 +223,40 @@ static void solve_rt(const struct qpois_fit *fit, const double *u, double *v)
 
 void qpois_hat(const struct qpois_fit *fit, double *h)
 {
-	double v[QPOIS_MAX_P];
+	/* h_i = a_i' C a_i with a_i = sqrt(w_i) x_i and C = (X'WX)^-1 = R^-1 R^-T, formed once;
+	 * each row then costs only its nonzero entries (R's hatvalues() from the QR). */
+	size_t p = fit->p;
+	double rinv[QPOIS_MAX_P * QPOIS_MAX_P] = {0}, c[QPOIS_MAX_P * QPOIS_MAX_P];
+	for (size_t j = 0; j < p; j++) {
+		/* column j of R^-1 by back substitution of R x = e_j */
+		for (size_t i = j + 1; i-- > 0;) {
+			double sum = i == j ? 1 : 0;
+			for (size_t k = i + 1; k <= j; k++)
+				sum -= fit->r[i * p + k] * rinv[k * p + j];
+			rinv[i * p + j] = sum / fit->r[i * p + i];
+		}
+	}
+	for (size_t a = 0; a < p; a++) {
+		for (size_t b = a; b < p; b++) {
+			double sum = 0;
+			for (size_t k = b; k < p; k++)
+				sum += rinv[a * p + k] * rinv[b * p + k];
+			c[a * p + b] = c[b * p + a] = sum;
+		}
+	}
 	for (size_t i = 0; i < fit->n; i++) {
-		solve_rt(fit, fit->sqrt_w_x + i * fit->p, v);
-		double s = 0;
-		for (size_t j = 0; j < fit->p; j++)
-			s += v[j] * v[j];
-		h[i] = s;
+		const double *row = fit->sqrt_w_x + i * p;
+		size_t idx[QPOIS_MAX_P], m = 0;
+		for (size_t j = 0; j < p; j++) {
+			if (row[j] != 0)
+				idx[m++] = j;
+		}
+		double sum = 0;
+		for (size_t ka = 0; ka < m; ka++) {
+			for (size_t kb = 0; kb < m; kb++)
+				sum += row[idx[ka]] * row[idx[kb]] * c[idx[ka] * p + idx[kb]];
+		}
+		h[i] = sum;
 	}
 }
 
