@@ -41,23 +41,30 @@ static const char sql_total[] =
     "SELECT count(*) FROM (SELECT DISTINCT organisation, area_code, theme"
     " FROM need_week_count WHERE week BETWEEN $1 AND $2) s";
 static const char sql_org_start[] =
-    "SELECT organisation, min(week)::text FROM need_week_count GROUP BY organisation";
-/* $1 from, $2 week, $3 min persons */
+    "SELECT organisation, to_char(min(week), 'YYYY-MM-DD') FROM need_week_count"
+    " GROUP BY organisation";
+/* $1 from, $2 week, $3 min persons. LATERAL: the few candidate series are read by index
+ * (organisation, area_code, theme, week), never by scanning the whole history window. */
 static const char sql_series[] =
     "WITH cand AS (SELECT organisation, area_code, theme FROM need_week_count"
     " WHERE week = $2 GROUP BY 1, 2, 3 HAVING sum(persons) >= $3)"
-    " SELECT n.organisation, n.area_code, n.theme, n.week::text, sum(n.persons)::int"
-    " FROM need_week_count n JOIN cand c USING (organisation, area_code, theme)"
-    " WHERE n.week BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
-/* $1 from, $2 week: every series of the scan window and its baseline, by map. */
+    " SELECT c.organisation, c.area_code, c.theme, to_char(h.week, 'YYYY-MM-DD'), h.persons"
+    " FROM cand c CROSS JOIN LATERAL (SELECT n.week, sum(n.persons)::int AS persons"
+    " FROM need_week_count n WHERE n.organisation = c.organisation"
+    " AND n.area_code = c.area_code AND n.theme = c.theme AND n.week BETWEEN $1 AND $2"
+    " GROUP BY n.week) h ORDER BY 1, 2, 3, 4";
+/* $1 organisation, $2 from, $3 week: its series of the scan window and baseline, by theme. */
 static const char sql_scan_data[] =
-    "SELECT organisation, theme, area_code, week::text, sum(persons)::int FROM need_week_count"
-    " WHERE week BETWEEN $1 AND $2 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
-/* $1 codes: the latest classification of each code, with its geometry. */
+    "SELECT theme, area_code, to_char(week, 'YYYY-MM-DD'), sum(persons)::int"
+    " FROM need_week_count WHERE organisation = $1 AND week BETWEEN $2 AND $3"
+    " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+/* Same parameters: the latest classification of each of its areas, with its geometry,
+ * ordered by code (looked up by binary search). */
 static const char sql_geometry[] =
-    "SELECT DISTINCT ON (code) code, year, coalesce(population, 0), centroid_lat,"
-    " centroid_lon, array_to_string(neighbours, ';') FROM area WHERE code = ANY($1::text[])"
-    " ORDER BY code, year DESC";
+    "SELECT * FROM (SELECT DISTINCT ON (code) code, year, coalesce(population, 0),"
+    " centroid_lat, centroid_lon, array_to_string(neighbours, ';') FROM area WHERE code IN"
+    " (SELECT area_code FROM need_week_count WHERE organisation = $1 AND week BETWEEN $2 AND"
+    " $3) ORDER BY code, year DESC) g ORDER BY code COLLATE \"C\"";
 /* $1 codes */
 static const char sql_population[] =
     "SELECT code, year, coalesce(population, -1) FROM area WHERE code = ANY($1::text[])"
@@ -260,7 +267,7 @@ static json_t *evidence(const struct series *s, const struct analysis_options *o
 
 /* What an alert says, from either detector. */
 struct alert_record {
-	const char *organisation, *area_code, *theme, *method;
+	char organisation[65], area_code[11], theme[33], method[24];
 	int area_year;
 	long first_week, last_week; /* week indices */
 	double observed, expected, upperbound, ratio, pvalue, recurrence_weeks, strength;
@@ -324,17 +331,43 @@ static int store_alert(PGconn *conn, struct alert_record *a, const struct analys
 	return outcome;
 }
 
-/* The temporal detector's alert of series `s` at week t. */
-static int store_series_alert(PGconn *conn, const struct series *s,
-                              const struct analysis_options *o, long t, long long run_id,
-                              struct err *e)
+/* Alerts found by a run, stored together at its end in one short transaction, so that no
+ * alert row stays locked while the run computes. */
+struct alert_list {
+	struct alert_record *items;
+	size_t n, cap;
+};
+
+/* Appends `a` (its evidence taken). Returns 0 or -ENOMEM (the evidence is freed then). */
+static int alert_list_push(struct alert_list *l, struct alert_record *a)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap != 0 ? l->cap * 2 : 16;
+		struct alert_record *p = realloc(l->items, ncap * sizeof(*p));
+		if (p == NULL) {
+			json_decref(a->evidence);
+			return -ENOMEM;
+		}
+		l->items = p;
+		l->cap = ncap;
+	}
+	l->items[l->n++] = *a;
+	return 0;
+}
+
+static void alert_list_free(struct alert_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		json_decref(l->items[i].evidence);
+	free(l->items);
+}
+
+/* The temporal detector's alert of series `s` at week t, added to `l`. */
+static int collect_series_alert(struct alert_list *l, const struct series *s,
+                                const struct analysis_options *o, long t)
 {
 	const struct detect_result *r = &s->res;
 	struct alert_record a = {
-	    .organisation = s->organisation,
-	    .area_code = s->area_code,
-	    .theme = s->theme,
-	    .method = r->method == DETECT_FARRINGTON ? "farrington_flexible" : "ears",
 	    .area_year = s->area_year,
 	    .first_week = t - r->run_length + 1,
 	    .last_week = t,
@@ -348,7 +381,12 @@ static int store_series_alert(PGconn *conn, const struct series *s,
 	    .trend = r->trend,
 	    .evidence = evidence(s, o, t),
 	};
-	return store_alert(conn, &a, o, run_id, e);
+	snprintf(a.organisation, sizeof(a.organisation), "%s", s->organisation);
+	snprintf(a.area_code, sizeof(a.area_code), "%s", s->area_code);
+	snprintf(a.theme, sizeof(a.theme), "%s", s->theme);
+	snprintf(a.method, sizeof(a.method), "%s",
+	         r->method == DETECT_FARRINGTON ? "farrington_flexible" : "ears");
+	return alert_list_push(l, &a);
 }
 
 /* Evaluates one loaded series. Returns 0 or -errno. */
@@ -427,10 +465,10 @@ static int alerted_add(struct alerted *a, const char *org, const char *area, con
 }
 
 /* Scans one (organisation, theme) map of `n` areas. Returns 0 or -errno. */
-static int scan_map(PGconn *conn, const struct analysis_options *o, const char *org,
-                    const char *theme, struct scan_area *areas, size_t n, size_t n_weeks, long t,
-                    long long run_id, const struct alerted *alerted, struct analysis_summary *out,
-                    struct err *e)
+static int scan_map(const struct analysis_options *o, const char *org, const char *theme,
+                    struct scan_area *areas, size_t n, size_t n_weeks, long t,
+                    const struct alerted *alerted, struct alert_list *found,
+                    struct analysis_summary *out)
 {
 	size_t win = o->scan_params.max_weeks, base = n_weeks - win;
 	bool circles = true, any_nb = false;
@@ -533,10 +571,6 @@ static int scan_map(PGconn *conn, const struct analysis_options *o, const char *
 		char label[16];
 		week_label(t, label, sizeof(label));
 		struct alert_record a = {
-		    .organisation = org,
-		    .area_code = centre->code,
-		    .theme = theme,
-		    .method = "space_time_scan",
 		    .area_year = centre->year,
 		    .first_week = t - (long)cl->n_weeks + 1,
 		    .last_week = t,
@@ -562,11 +596,11 @@ static int scan_map(PGconn *conn, const struct analysis_options *o, const char *
 		        "geometry", circles ? "centroids" : "neighbours", "baseline_weeks",
 		        (int)base),
 		};
-		int stored = store_alert(conn, &a, o, run_id, e);
-		if (stored < 0)
-			r = stored;
-		out->alerts_raised += stored == 1;
-		out->alerts_updated += stored == 2;
+		snprintf(a.organisation, sizeof(a.organisation), "%s", org);
+		snprintf(a.area_code, sizeof(a.area_code), "%s", centre->code);
+		snprintf(a.theme, sizeof(a.theme), "%s", theme);
+		snprintf(a.method, sizeof(a.method), "%s", "space_time_scan");
+		r = alert_list_push(found, &a);
 	}
 out:
 	scan_result_free(res);
@@ -597,98 +631,93 @@ static int geo_row(const PGresult *geo, const char *code)
 	return -1;
 }
 
-/* Runs the scan on every (organisation, theme) map with data in the window. Organisations
- * whose uploads do not cover the baseline are left out. Returns 0 or -errno. */
+/* Runs the scan on every (organisation, theme) map with data in the window, one organisation
+ * at a time so that only its rows are in memory. Organisations whose uploads do not cover the
+ * baseline are left out. Adds clusters to `found`. Returns 0 or -errno. */
 static int scan_all(PGconn *conn, const struct analysis_options *o, long t, PGresult *orgs,
-                    long long run_id, const struct alerted *alerted, struct analysis_summary *out,
-                    struct err *e)
+                    const struct alerted *alerted, struct alert_list *found,
+                    struct analysis_summary *out, struct err *e)
 {
 	size_t win = o->scan_params.max_weeks, n_weeks = win + (size_t)o->scan_baseline_weeks;
 	long from = t - (long)n_weeks + 1;
 	char from_text[16], week[16];
 	isoweek_monday(isoweek_from_index(from), from_text, sizeof(from_text));
 	isoweek_monday(isoweek_from_index(t), week, sizeof(week));
-	const char *p1[] = {from_text, week};
-	PGresult *data = run(conn, sql_scan_data, 2, p1, "could not load the scan data", e);
-	if (data == NULL)
-		return -EIO;
-	int rows = PQntuples(data), r = 0;
-	struct pgarray codes = {0};
-	for (int i = 0; i < rows; i++) {
-		if (i == 0 || strcmp(PQgetvalue(data, i, 2), PQgetvalue(data, i - 1, 2)) != 0)
-			pgarray_add(&codes, PQgetvalue(data, i, 2));
-	}
-	const char *p2[] = {pgarray_text(&codes)};
-	PGresult *geo =
-	    p2[0] != NULL ? run(conn, sql_geometry, 1, p2, "could not read areas", e) : NULL;
-	pgarray_free(&codes);
 	struct scan_area *areas = NULL;
 	double *cells = NULL;
 	size_t cap = 0;
-	if (geo == NULL) {
-		r = -EIO;
-		goto out;
-	}
-	for (int i = 0; i < rows && r == 0;) {
-		const char *org = PQgetvalue(data, i, 0), *theme = PQgetvalue(data, i, 1);
-		long first = from;
-		for (int k = 0; k < PQntuples(orgs); k++) {
-			if (strcmp(PQgetvalue(orgs, k, 0), org) == 0)
-				first = week_index_of_date(PQgetvalue(orgs, k, 1));
+	int r = 0;
+	for (int k = 0; k < PQntuples(orgs) && r == 0; k++) {
+		const char *org = PQgetvalue(orgs, k, 0);
+		if (week_index_of_date(PQgetvalue(orgs, k, 1)) > from)
+			continue; /* no full baseline yet */
+		const char *params[] = {org, from_text, week};
+		PGresult *data =
+		    run(conn, sql_scan_data, 3, params, "could not load the scan data", e);
+		PGresult *geo = data != NULL
+		                    ? run(conn, sql_geometry, 3, params, "could not read areas", e)
+		                    : NULL;
+		if (geo == NULL) {
+			PQclear(data);
+			r = -EIO;
+			break;
 		}
-		size_t n = 0;
-		int j = i;
-		while (j < rows && strcmp(PQgetvalue(data, j, 0), org) == 0 &&
-		       strcmp(PQgetvalue(data, j, 1), theme) == 0) {
-			const char *code = PQgetvalue(data, j, 2);
-			if (n == 0 || strcmp(areas[n - 1].code, code) != 0) {
-				if (n == cap) {
-					size_t ncap = cap != 0 ? cap * 2 : 64;
-					struct scan_area *na = realloc(areas, ncap * sizeof(*na));
-					if (na != NULL)
-						areas = na;
-					double *nc =
-					    realloc(cells, ncap * n_weeks * sizeof(double));
-					if (nc != NULL)
-						cells = nc;
-					if (na == NULL || nc == NULL) {
-						r = -ENOMEM;
-						goto out;
+		int rows = PQntuples(data);
+		for (int i = 0; i < rows && r == 0;) {
+			const char *theme = PQgetvalue(data, i, 0);
+			size_t n = 0;
+			int j = i;
+			while (j < rows && strcmp(PQgetvalue(data, j, 0), theme) == 0) {
+				const char *code = PQgetvalue(data, j, 1);
+				if (n == 0 || strcmp(areas[n - 1].code, code) != 0) {
+					if (n == cap) {
+						size_t ncap = cap != 0 ? cap * 2 : 64;
+						struct scan_area *na =
+						    realloc(areas, ncap * sizeof(*na));
+						if (na != NULL)
+							areas = na;
+						double *nc =
+						    realloc(cells, ncap * n_weeks * sizeof(double));
+						if (nc != NULL)
+							cells = nc;
+						if (na == NULL || nc == NULL) {
+							r = -ENOMEM;
+							break;
+						}
+						cap = ncap;
 					}
-					cap = ncap;
+					struct scan_area *a = &areas[n];
+					memset(a, 0, sizeof(*a));
+					memset(cells + n * n_weeks, 0, n_weeks * sizeof(double));
+					snprintf(a->code, sizeof(a->code), "%s", code);
+					int g = geo_row(geo, code);
+					if (g >= 0) {
+						a->year = atoi(PQgetvalue(geo, g, 1));
+						a->population = atof(PQgetvalue(geo, g, 2));
+						a->has_centroid = !PQgetisnull(geo, g, 3);
+						a->y = atof(PQgetvalue(geo, g, 3));
+						a->x = atof(PQgetvalue(geo, g, 4));
+						snprintf(a->neighbours, sizeof(a->neighbours), "%s",
+						         PQgetvalue(geo, g, 5));
+					}
+					n++;
 				}
-				struct scan_area *a = &areas[n];
-				memset(a, 0, sizeof(*a));
-				memset(cells + n * n_weeks, 0, n_weeks * sizeof(double));
-				snprintf(a->code, sizeof(a->code), "%s", code);
-				int g = geo_row(geo, code);
-				if (g >= 0) {
-					a->year = atoi(PQgetvalue(geo, g, 1));
-					a->population = atof(PQgetvalue(geo, g, 2));
-					a->has_centroid = !PQgetisnull(geo, g, 3);
-					a->y = atof(PQgetvalue(geo, g, 3));
-					a->x = atof(PQgetvalue(geo, g, 4));
-					snprintf(a->neighbours, sizeof(a->neighbours), "%s",
-					         PQgetvalue(geo, g, 5));
-				}
-				n++;
+				long wk = week_index_of_date(PQgetvalue(data, j, 2));
+				if (wk >= from && wk <= t)
+					cells[(n - 1) * n_weeks + (size_t)(wk - from)] =
+					    atof(PQgetvalue(data, j, 3));
+				j++;
 			}
-			long wk = week_index_of_date(PQgetvalue(data, j, 3));
-			if (wk >= from && wk <= t)
-				cells[(n - 1) * n_weeks + (size_t)(wk - from)] =
-				    atof(PQgetvalue(data, j, 4));
-			j++;
+			for (size_t a = 0; r == 0 && a < n; a++)
+				areas[a].counts = cells + a * n_weeks;
+			if (r == 0)
+				r = scan_map(o, org, theme, areas, n, n_weeks, t, alerted, found,
+				             out);
+			i = j;
 		}
-		for (size_t a = 0; a < n; a++)
-			areas[a].counts = cells + a * n_weeks;
-		if (first <= from)
-			r = scan_map(conn, o, org, theme, areas, n, n_weeks, t, run_id, alerted,
-			             out, e);
-		i = j;
+		PQclear(data);
+		PQclear(geo);
 	}
-out:
-	PQclear(data);
-	PQclear(geo);
 	free(areas);
 	free(cells);
 	return r;
@@ -706,6 +735,7 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 	size_t n_pops = 0;
 	struct series s;
 	struct alerted alerted = {NULL, 0, 0};
+	struct alert_list found = {NULL, 0, 0};
 	memset(&s, 0, sizeof(s));
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -816,14 +846,6 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 		r = -ENOMEM;
 		goto out;
 	}
-	res = run(conn, "BEGIN", 0, NULL, "could not begin", e);
-	if (res == NULL) {
-		PQclear(orgs);
-		r = -EIO;
-		goto out;
-	}
-	PQclear(res);
-	in_tx = true;
 	long from_idx = t - history + 1;
 	for (int i = 0; i < rows && r == 0;) {
 		/* One series: rows i..j-1. */
@@ -857,17 +879,27 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 		out->series_analysed += s.res.n_evaluated > 0;
 		if (!s.res.alert)
 			continue;
-		int stored = store_series_alert(conn, &s, o, t, out->run_id, e);
+		r = collect_series_alert(&found, &s, o, t);
+		if (r == 0 && alerted_add(&alerted, s.organisation, s.area_code, s.theme) < 0)
+			r = -ENOMEM;
+	}
+	if (r == 0 && o->scan)
+		r = scan_all(conn, o, t, orgs, &alerted, &found, out, e);
+	PQclear(orgs);
+	/* Everything is computed: store the alerts in one short transaction. */
+	if (r == 0) {
+		res = run(conn, "BEGIN", 0, NULL, "could not begin", e);
+		r = res == NULL ? -EIO : 0;
+		PQclear(res);
+		in_tx = r == 0;
+	}
+	for (size_t k = 0; r == 0 && k < found.n; k++) {
+		int stored = store_alert(conn, &found.items[k], o, out->run_id, e);
 		if (stored < 0)
 			r = stored;
-		else if (alerted_add(&alerted, s.organisation, s.area_code, s.theme) < 0)
-			r = -ENOMEM;
 		out->alerts_raised += stored == 1;
 		out->alerts_updated += stored == 2;
 	}
-	if (r == 0 && o->scan)
-		r = scan_all(conn, o, t, orgs, out->run_id, &alerted, out, e);
-	PQclear(orgs);
 	if (r == 0) {
 		res = run(conn, "COMMIT", 0, NULL, "could not commit alerts", e);
 		r = res == NULL ? -EIO : 0;
@@ -902,6 +934,7 @@ out:
 	PQclear(series_res);
 	free(pops);
 	free(alerted.keys);
+	alert_list_free(&found);
 	free(s.y);
 	free(s.pop);
 	if (locked)

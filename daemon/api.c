@@ -26,6 +26,10 @@ void api_reply_db_error(struct http_req *hr, int status, const PGresult *res)
 		                 NULL);
 		return;
 	}
+	if (status == -ENOMEM) {
+		http_reply_error(hr, 500, "internal", "out of memory", NULL, NULL);
+		return;
+	}
 	if (status == -EPROTO) {
 		log_error("api", "request %s: query failed with SQLSTATE %s", http_req_id(hr),
 		          state != NULL ? state : "?");

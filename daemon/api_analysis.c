@@ -63,6 +63,12 @@ static void analyze_authed(struct daemon *d, struct http_req *hr, const struct a
 		return;
 	}
 	snprintf(who, sizeof(who), "token %lld", p->token_id);
+	if (d->stopping) {
+		http_req_add_header(hr, "Retry-After", "30");
+		http_reply_error(hr, 503, "shutting_down", "the daemon is shutting down", NULL,
+		                 NULL);
+		return;
+	}
 	int r = scheduler_run_analysis(d->scheduler, week, "api", who);
 	if (r == -EBUSY) {
 		http_reply_error(

@@ -45,8 +45,9 @@ static void on_ready_result(void *arg, int status, const PGresult *res)
 	event_free(p->deadline);
 	if (p->hr != NULL) {
 		/* A database without schema_migrations (42P01) is reachable but not migrated. */
-		bool no_table = status == -EPROTO &&
-		                strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "42P01") == 0;
+		const char *state =
+		    status == -EPROTO ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		bool no_table = state != NULL && strcmp(state, "42P01") == 0;
 		if (status != 0 && !no_table) {
 			reply_unavailable(p->hr, status == -EPROTO
 			                             ? "The schema version could not be read."

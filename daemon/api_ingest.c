@@ -193,6 +193,10 @@ static void fail_db(struct upload *u, int status, const PGresult *res, const cha
 		 * is a bug of ours, not the database's: it must show as 500 and in the log. */
 		status = -EAGAIN;
 	}
+	if (status == -ENOMEM) {
+		fail(u, 500, "error", "internal", "out of memory", "Nothing was stored.");
+		return;
+	}
 	if (status == -EPROTO) {
 		log_error("ingest", "request %s: %s failed with SQLSTATE %s", http_req_id(u->hr),
 		          step, state != NULL ? state : "?");

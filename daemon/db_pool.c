@@ -106,8 +106,11 @@ void db_pool_free(struct db_pool *pool)
 		return;
 	pool->freeing = true;
 	fail_waiters(pool, -ECANCELED);
-	for (int i = 0; pool->conns != NULL && i < pool->size; i++)
-		db_conn_free(pool->conns[i]);
+	for (int i = 0; pool->conns != NULL && i < pool->size; i++) {
+		struct db_conn *c = pool->conns[i];
+		pool->conns[i] = NULL; /* callbacks run while freeing may count the others */
+		db_conn_free(c);
+	}
 	if (pool->dispatch != NULL)
 		event_free(pool->dispatch);
 	free(pool->conns);
@@ -131,7 +134,7 @@ int db_pool_n_up(const struct db_pool *pool)
 {
 	int n = 0;
 	for (int i = 0; i < pool->size; i++)
-		n += db_conn_is_up(pool->conns[i]);
+		n += pool->conns[i] != NULL && db_conn_is_up(pool->conns[i]);
 	return n;
 }
 

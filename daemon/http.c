@@ -216,7 +216,9 @@ void http_reply_text(struct http_req *hr, int status, const char *content_type, 
 
 void http_reply_json(struct http_req *hr, int status, json_t *body)
 {
-	char *text = json_dumps(body != NULL ? body : json_object(), JSON_COMPACT);
+	if (body == NULL)
+		body = json_object();
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL) {
 		http_reply_text(hr, 500, "application/json",
@@ -241,7 +243,11 @@ void http_reply_error(struct http_req *hr, int status, const char *code, const c
 {
 	json_t *o = json_object();
 	if (o != NULL) {
-		json_object_set_new(o, "error", json_string(error));
+		/* A message cut inside a UTF-8 sequence is not a JSON string: say so instead. */
+		json_t *msg = json_string(error);
+		json_object_set_new(o, "error",
+		                    msg != NULL ? msg
+		                                : json_string("invalid characters in the request"));
 		if (detail != NULL && detail[0] != '\0')
 			json_object_set_new(o, "detail", json_string(detail));
 		if (hint != NULL && hint[0] != '\0')

@@ -29,6 +29,8 @@ struct job {
 
 struct scheduler {
 	struct daemon *d;
+	pthread_mutex_t cancel_lock; /* guards cancel, shared with the worker */
+	PGcancel *cancel;            /* of the worker's connection while it runs */
 	struct event *tick;
 	struct event *done;
 	pthread_t thread;
@@ -42,8 +44,12 @@ static void *worker(void *arg)
 {
 	struct scheduler *s = arg;
 	struct job *j = &s->job;
-	const char *const keys[] = {"dbname", "application_name", NULL};
-	const char *const values[] = {j->conninfo, "wijkradar-analysis", NULL};
+	/* Bounded waits: a run must not hang on a lock or a dead server, and shutdown cancels
+	 * the statement in progress (scheduler_free). */
+	const char *const keys[] = {"dbname", "application_name", "connect_timeout", "options",
+	                            NULL};
+	const char *const values[] = {j->conninfo, "wijkradar-analysis", "10",
+	                              "-c lock_timeout=60s -c statement_timeout=900s", NULL};
 	PGconn *conn = PQconnectdbParams(keys, values, 1);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		const char *msg = PQerrorMessage(conn);
@@ -52,7 +58,14 @@ static void *worker(void *arg)
 		j->rc = -EIO;
 	} else {
 		PQsetNoticeProcessor(conn, db_notice_to_log, NULL);
+		pthread_mutex_lock(&s->cancel_lock);
+		s->cancel = PQgetCancel(conn);
+		pthread_mutex_unlock(&s->cancel_lock);
 		j->rc = analysis_run(conn, &j->options, &j->summary, &j->e);
+		pthread_mutex_lock(&s->cancel_lock);
+		PQfreeCancel(s->cancel);
+		s->cancel = NULL;
+		pthread_mutex_unlock(&s->cancel_lock);
 	}
 	PQfinish(conn);
 	event_active(s->done, EV_READ, 0);
@@ -168,6 +181,7 @@ struct scheduler *scheduler_start(struct daemon *d)
 		goto nomem;
 	s->d = d;
 	s->done_week = -1;
+	pthread_mutex_init(&s->cancel_lock, NULL);
 	s->tick = evtimer_new(d->base, on_tick, s);
 	s->done = event_new(d->base, -1, 0, on_done, s);
 	struct timeval soon = {1, 0};
@@ -196,10 +210,17 @@ void scheduler_free(struct scheduler *s)
 	if (s == NULL)
 		return;
 	if (s->busy) {
-		log_info("analysis", "waiting for the running analysis to finish");
+		/* Cancel the statement in progress; the run then records itself as failed. */
+		char msg[256];
+		log_info("analysis", "cancelling the running analysis");
+		pthread_mutex_lock(&s->cancel_lock);
+		if (s->cancel != NULL && !PQcancel(s->cancel, msg, sizeof(msg)))
+			log_warn("analysis", "could not cancel the analysis: %s", msg);
+		pthread_mutex_unlock(&s->cancel_lock);
 		pthread_join(s->thread, NULL);
 		free(s->job.conninfo);
 	}
+	pthread_mutex_destroy(&s->cancel_lock);
 	if (s->tick != NULL)
 		event_free(s->tick);
 	if (s->done != NULL)

@@ -274,9 +274,10 @@ static int convert_signal(const Wijkradar__V1__Signal *m, size_t i, struct signa
 int codec_decode_protobuf(const uint8_t *data, size_t len, size_t max_signals, struct batch **out,
                           struct codec_error *ce)
 {
-	/* Decoded structs are larger than their encoding; 64x plus a floor is ample for real
-	 * batches and bounds what a hostile body can make us allocate. */
-	struct budget budget = {0, len * 64 + (1u << 20)};
+	/* Decoded structs are larger than their encoding: a real signal of ~150 bytes decodes to
+	 * about twice that. 16x plus a floor is ample for real batches and bounds what a hostile
+	 * body (millions of empty submessages) can make us allocate on the event loop. */
+	struct budget budget = {0, len * 16 + (1u << 20)};
 	ProtobufCAllocator alloc = {budget_alloc, budget_free, &budget};
 	Wijkradar__V1__SignalBatch *m = wijkradar__v1__signal_batch__unpack(&alloc, len, data);
 	struct batch *b = NULL;

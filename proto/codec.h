@@ -52,8 +52,8 @@ struct codec_error {
 	char msg[192];
 };
 
-/* Decodes a protobuf SignalBatch of `len` bytes. Memory used while decoding is capped (a few
- * dozen times the input), so a small body cannot make the daemon allocate without bound.
+/* Decodes a protobuf SignalBatch of `len` bytes. Memory used while decoding is capped (16
+ * times the input plus 1 MiB), so a small body cannot make the daemon allocate without bound.
  * Returns 0 and a new batch in *out (free with batch_free); -EBADMSG for malformed input or
  * input that would need more memory than the cap; -E2BIG when it holds more than
  * `max_signals` signals; -ENOMEM. `ce` says why. `data` is borrowed. */
