@@ -23,23 +23,10 @@ def pg():
 
 @pytest.fixture
 def db(pg):
-    pg.ensure_running()
     name = "wr_e2e_" + uuid.uuid4().hex[:12]
-    conn = pg.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
+    wrtest.create_database(pg, name)
     yield wrtest.Database(pg, name)
-    pg.ensure_running()
-    conn = pg.connect()
-    try:
-        with conn.cursor() as cur:
-            # FORCE: a daemon that a failed test left behind must not keep the drop waiting.
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+    wrtest.drop_database(pg, name)
 
 
 @pytest.fixture

@@ -95,24 +95,9 @@ def need_signals(prefix, area, theme, weeks, persons):
 
 # --- databases -------------------------------------------------------------------------------
 
-def create_database(pg, name, template=None):
-    conn = pg.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template
-                                                       else ""))
-    finally:
-        conn.close()
-
-
-def drop_database(pg, name):
-    pg.ensure_running()
-    conn = pg.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+# create_database and drop_database live in wrtest; kept here under their old names.
+create_database = wrtest.create_database
+drop_database = wrtest.drop_database
 
 
 def clone_into(database, template):

@@ -44,13 +44,7 @@ def shared(pg, tmp_path_factory):
     """One daemon and database for the rejection tests, with tokens of several kinds."""
     tmp = tmp_path_factory.mktemp("ingest-shared")
     name = "wr_e2e_" + uuid.uuid4().hex[:12]
-    pg.ensure_running()
-    conn = pg.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
+    wrtest.create_database(pg, name)
     database = wrtest.Database(pg, name)
     cfg = tmp / "wijkradar.conf"
     cfg.write_text(wrtest.config_text(database.conninfo))
@@ -73,13 +67,7 @@ def shared(pg, tmp_path_factory):
         d.stop()
     finally:
         d.kill()
-        pg.ensure_running()
-        conn = pg.connect()
-        try:
-            with conn.cursor() as cur:
-                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            conn.close()
+        wrtest.drop_database(pg, name)
 
 
 class Unchanged:

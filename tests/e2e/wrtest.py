@@ -215,6 +215,30 @@ class PgCluster:
         return f"host={self.host} user={self.user} dbname={dbname}"
 
 
+def create_database(pg, name, template=None):
+    """CREATE DATABASE name [TEMPLATE template] on the cluster."""
+    pg.ensure_running()
+    conn = pg.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template
+                                                       else ""))
+    finally:
+        conn.close()
+
+
+def drop_database(pg, name):
+    """DROP DATABASE IF EXISTS name WITH (FORCE): a daemon that a failed test left behind must
+    not keep the drop waiting."""
+    pg.ensure_running()
+    conn = pg.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
 class Database:
     """One test database; query() opens a short connection, so DROP DATABASE is never blocked."""
 
