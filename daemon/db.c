@@ -111,7 +111,8 @@ static void lose(struct db_conn *c, const char *why)
 		log_warn("db", "could not connect to database: %s; retrying in %d ms", msg, delay);
 	if (had_query)
 		finish_query(c, -EIO);
-	if (was_up && c->on_state != NULL)
+	/* Also after a failed attempt, so that the pool stops holding requests at start-up. */
+	if (c->on_state != NULL)
 		c->on_state(c->state_arg, c, false);
 }
 

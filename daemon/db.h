@@ -19,7 +19,7 @@ struct db_conn;
  * callback returns. The callback may send the next query on the same connection. */
 typedef void db_result_fn(void *arg, int status, const PGresult *res);
 
-/* Told when the connection comes up (up = true) or goes down (up = false). */
+/* Told when the connection comes up (up = true), goes down, or fails to connect (up = false). */
 typedef void db_state_fn(void *arg, struct db_conn *c, bool up);
 
 struct db_conn_params {

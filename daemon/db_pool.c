@@ -22,6 +22,8 @@ struct db_pool {
 	struct waiter *head, *tail;
 	struct event *dispatch; /* zero-delay: hands idle connections to waiters */
 	bool freeing;
+	bool ever_up;      /* a connection has been up */
+	bool start_failed; /* a connection attempt failed before any was up */
 };
 
 static void schedule_dispatch(struct db_pool *pool)
@@ -68,9 +70,12 @@ static void on_conn_state(void *arg, struct db_conn *c, bool up)
 {
 	struct db_pool *pool = arg;
 	if (up) {
+		pool->ever_up = true;
 		schedule_dispatch(pool);
 		return;
 	}
+	if (!pool->ever_up)
+		pool->start_failed = true;
 	if (db_pool_n_up(pool) == 0)
 		fail_waiters(pool, -EIO);
 }
@@ -147,7 +152,9 @@ int db_pool_acquire(struct db_pool *pool, db_acquire_fn *cb, void *arg)
 {
 	if (pool->freeing)
 		return -ECANCELED;
-	if (db_pool_n_up(pool) == 0)
+	/* Fail fast when the database is down; only while the first connections are still being
+	 * made (start-up) does a request wait for them. */
+	if (db_pool_n_up(pool) == 0 && (pool->ever_up || pool->start_failed))
 		return -ENOTCONN;
 	if (pool->n_waiting >= pool->queue_max)
 		return -EAGAIN;

@@ -41,7 +41,9 @@ int db_pool_n_up(const struct db_pool *pool);
 int db_pool_n_waiting(const struct db_pool *pool);
 
 /* Queues a request for a connection; `cb` is called once, from the event loop, unless this
- * returns an error: -ENOTCONN (no connection is up), -EAGAIN (queue full), -ENOMEM. */
+ * returns an error: -ENOTCONN (no connection is up; at start-up only once an attempt has
+ * failed, before that requests wait for the first connection), -EAGAIN (queue full),
+ * -ENOMEM. */
 int db_pool_acquire(struct db_pool *pool, db_acquire_fn *cb, void *arg)
     __attribute__((warn_unused_result));
 
