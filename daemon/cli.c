@@ -142,3 +142,16 @@ int cli_list(int argc, char **argv, const struct config *c, const struct cli_lis
 	PQfinish(conn);
 	return rc;
 }
+
+int cli_dispatch(int argc, char **argv, const struct config *c, const struct cli_subcommand *cmds,
+                 int (*usage)(void))
+{
+	if (argc < 2)
+		return usage();
+	for (const struct cli_subcommand *k = cmds; k->name != NULL; k++) {
+		if (strcmp(argv[1], k->name) == 0)
+			return k->run(argc - 1, argv + 1, c);
+	}
+	fprintf(stderr, "error: unrecognized %s command: \"%s\"\n", argv[0], argv[1]);
+	return usage();
+}

@@ -45,6 +45,17 @@ struct cli_listing {
 int cli_list(int argc, char **argv, const struct config *c, const struct cli_listing *l,
              int (*usage)(void));
 
+/* One subcommand of a command group ("areas import"). */
+struct cli_subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv, const struct config *c); /* argv[0] = name */
+};
+
+/* Runs the subcommand named by argv[1] of `group` (argv[0]), or prints why not and returns
+ * usage(). A NULL-named entry ends `cmds`. Returns the subcommand's exit code. */
+int cli_dispatch(int argc, char **argv, const struct config *c, const struct cli_subcommand *cmds,
+                 int (*usage)(void));
+
 /* Connects, applies pending migrations, prints "schema version N (applied K migrations)"
  * and disconnects. Returns 0 or a negative errno after printing why. */
 int cli_migrate(const struct config *c);

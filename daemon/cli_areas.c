@@ -154,14 +154,15 @@ static const struct cli_listing listing = {
     .count_noun = "areas",
 };
 
+/* `list` through the shared listing helper. */
+static int list(int argc, char **argv, const struct config *c)
+{
+	return cli_list(argc, argv, c, &listing, usage);
+}
+
 int cli_areas(int argc, char **argv, const struct config *c)
 {
-	if (argc < 2)
-		return usage();
-	if (strcmp(argv[1], "import") == 0)
-		return import(argc - 1, argv + 1, c);
-	if (strcmp(argv[1], "list") == 0)
-		return cli_list(argc - 1, argv + 1, c, &listing, usage);
-	fprintf(stderr, "error: unrecognized areas command: \"%s\"\n", argv[1]);
-	return usage();
+	static const struct cli_subcommand cmds[] = {
+	    {"import", import}, {"list", list}, {NULL, NULL}};
+	return cli_dispatch(argc, argv, c, cmds, usage);
 }

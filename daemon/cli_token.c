@@ -155,16 +155,15 @@ static int revoke(int argc, char **argv, const struct config *c)
 	return rc;
 }
 
+/* `list` through the shared listing helper. */
+static int list(int argc, char **argv, const struct config *c)
+{
+	return cli_list(argc, argv, c, &listing, usage);
+}
+
 int cli_token(int argc, char **argv, const struct config *c)
 {
-	if (argc < 2)
-		return usage();
-	if (strcmp(argv[1], "create") == 0)
-		return create(argc - 1, argv + 1, c);
-	if (strcmp(argv[1], "list") == 0)
-		return cli_list(argc - 1, argv + 1, c, &listing, usage);
-	if (strcmp(argv[1], "revoke") == 0)
-		return revoke(argc - 1, argv + 1, c);
-	fprintf(stderr, "error: unrecognized token command: \"%s\"\n", argv[1]);
-	return usage();
+	static const struct cli_subcommand cmds[] = {
+	    {"create", create}, {"list", list}, {"revoke", revoke}, {NULL, NULL}};
+	return cli_dispatch(argc, argv, c, cmds, usage);
 }
