@@ -320,11 +320,6 @@ bool db_conn_is_up(const struct db_conn *c)
 	return c->state == DB_IDLE || c->state == DB_BUSY;
 }
 
-bool db_conn_is_busy(const struct db_conn *c)
-{
-	return c->state == DB_BUSY;
-}
-
 int db_conn_query(struct db_conn *c, const char *sql, int n_params, const char *const *params,
                   db_result_fn *cb, void *arg)
 {

@@ -45,9 +45,6 @@ void db_conn_set_params(struct db_conn *c, const struct db_conn_params *p);
 /* True when connected and not failed. */
 bool db_conn_is_up(const struct db_conn *c);
 
-/* True when a query is in flight. */
-bool db_conn_is_busy(const struct db_conn *c);
-
 /* Sends one statement with text parameters ($1..$n). `sql` and `params` are borrowed for the
  * duration of the call only (libpq copies them). `cb` is called exactly once, from the event
  * loop, unless this returns an error: -ENOTCONN (not connected), -EBUSY (a query is in

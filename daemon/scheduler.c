@@ -144,11 +144,6 @@ int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char 
 	return 0;
 }
 
-bool scheduler_busy(const struct scheduler *s)
-{
-	return s->busy;
-}
-
 /* Due: the configured weekday and hour of the current ISO week have passed. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {

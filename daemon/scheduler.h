@@ -27,7 +27,4 @@ void scheduler_free(struct scheduler *s);
 int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char *trigger,
                            const char *requested_by) __attribute__((warn_unused_result));
 
-/* True while an analysis runs on this daemon's worker. */
-bool scheduler_busy(const struct scheduler *s);
-
 #endif

@@ -31,31 +31,6 @@ static const char *const event_names[] = {"TRAJECTORY_EVENT_TYPE_UNSPECIFIED",
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *enum_name(const char *const *names, size_t n, int v)
-{
-	return v >= 0 && (size_t)v < n ? names[v] : NULL;
-}
-
-const char *codec_age_band_name(int v)
-{
-	return enum_name(age_band_names, N_OF(age_band_names), v);
-}
-
-const char *codec_mode_name(int v)
-{
-	return enum_name(mode_names, N_OF(mode_names), v);
-}
-
-const char *codec_phase_name(int v)
-{
-	return enum_name(phase_names, N_OF(phase_names), v);
-}
-
-const char *codec_event_name(int v)
-{
-	return enum_name(event_names, N_OF(event_names), v);
-}
-
 static int fail(struct codec_error *ce, int r, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

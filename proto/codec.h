@@ -83,10 +83,4 @@ int batch_set_string(char **slot, const char *s) __attribute__((warn_unused_resu
 /* Frees a batch and all its strings. batch_free(NULL) does nothing. */
 void batch_free(struct batch *b);
 
-/* Enum names as in the .proto, for messages and the JSON form; NULL when out of range. */
-const char *codec_age_band_name(int v);
-const char *codec_mode_name(int v);
-const char *codec_phase_name(int v);
-const char *codec_event_name(int v);
-
 #endif
