@@ -76,6 +76,8 @@ static const char sql_alert[] =
     "WITH cooling AS (SELECT 1 FROM alert WHERE organisation = $1 AND area_code = $2"
     " AND theme = $3 AND state = 'closed'"
     " AND closed_at > now() - make_interval(weeks => $4::int)),"
+    " prev AS (SELECT observed FROM alert WHERE organisation = $1 AND area_code = $2"
+    " AND theme = $3 AND state <> 'closed'),"
     " up AS (INSERT INTO alert (organisation, area_year, area_code, theme, method,"
     " first_week, last_week, observed, expected, upperbound, ratio, pvalue,"
     " recurrence_weeks, strength, trend, evidence, run_id)"
@@ -88,9 +90,10 @@ static const char sql_alert[] =
     " recurrence_weeks = EXCLUDED.recurrence_weeks, strength = EXCLUDED.strength,"
     " trend = EXCLUDED.trend, evidence = EXCLUDED.evidence, run_id = EXCLUDED.run_id,"
     " updated_at = now() WHERE alert.last_week <= EXCLUDED.last_week"
-    " RETURNING id, (xmax = 0) AS inserted),"
+    " RETURNING id, (xmax = 0) AS inserted, observed),"
     " ev AS (INSERT INTO alert_event (alert_id, kind, actor)"
-    " SELECT id, CASE WHEN inserted THEN 'raised' ELSE 'updated' END,"
+    " SELECT id, CASE WHEN inserted THEN 'raised' WHEN observed > (SELECT observed FROM prev)"
+    " THEN 'escalated' ELSE 'updated' END,"
     " 'analysis run ' || $18 FROM up)"
     " SELECT inserted FROM up";
 

@@ -83,6 +83,7 @@ struct json_query {
 	int ok;
 	int missing;
 	const char *why;
+	int refused;
 };
 
 static void on_json_result(void *arg, int status, const PGresult *res)
@@ -90,6 +91,10 @@ static void on_json_result(void *arg, int status, const PGresult *res)
 	struct json_query *q = arg;
 	if (status != 0)
 		api_reply_db_error(q->hr, status, res);
+	else if (q->refused != 0 && PQntuples(res) >= 1 && PQnfields(res) >= 2 &&
+	         PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1))
+		http_reply_error(q->hr, q->refused, q->refused == 409 ? "conflict" : "invalid",
+		                 PQgetvalue(res, 0, 1), NULL, NULL);
 	else if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0))
 		http_reply_error(q->hr, q->missing, q->missing == 404 ? "not_found" : "invalid",
 		                 q->why, NULL, NULL);
@@ -102,12 +107,19 @@ static void on_json_result(void *arg, int status, const PGresult *res)
 void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
                     const char *const *params, int ok, int missing, const char *why)
 {
+	api_json_query_or_refuse(d, hr, sql, n_params, params, ok, missing, why, 0);
+}
+
+void api_json_query_or_refuse(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
+                              const char *const *params, int ok, int missing, const char *why,
+                              int refused)
+{
 	struct json_query *q = calloc(1, sizeof(*q));
 	if (q == NULL) {
 		http_reply_error(hr, 500, "internal", "out of memory", NULL, NULL);
 		return;
 	}
-	*q = (struct json_query){hr, ok, missing, why};
+	*q = (struct json_query){hr, ok, missing, why, refused};
 	int r = db_pool_query(d->db, sql, n_params, params, on_json_result, q);
 	if (r < 0) {
 		free(q);
@@ -118,4 +130,59 @@ void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int 
 const char *api_scope(const struct auth_principal *p)
 {
 	return p->role == AUTH_ADMIN ? NULL : p->organisation;
+}
+
+bool api_scope_for(struct http_req *hr, const struct auth_principal *p, const char **org)
+{
+	const char *asked = http_req_query(hr, "organisation");
+	*org = api_scope(p);
+	if (asked == NULL)
+		return true;
+	if (*org != NULL && strcmp(asked, *org) != 0) {
+		http_reply_error(hr, 403, "forbidden",
+		                 "this token may only read its own organisation's data", NULL,
+		                 NULL);
+		return false;
+	}
+	*org = asked;
+	return true;
+}
+
+bool api_bad_param(struct http_req *hr, const char *name, const char *why)
+{
+	char msg[200];
+	snprintf(msg, sizeof(msg), "invalid query parameter \"%s\": %s", name, why);
+	http_reply_error(hr, 400, "bad_request", msg, NULL, NULL);
+	return false;
+}
+
+bool api_int_param(struct http_req *hr, const char *name, long lo, long hi, long def, char *out,
+                   size_t size)
+{
+	const char *v = http_req_query(hr, name);
+	long n = def;
+	if (v != NULL) {
+		char *end;
+		n = strtol(v, &end, 10);
+		if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
+			char why[64];
+			snprintf(why, sizeof(why), "expected an integer from %ld to %ld", lo, hi);
+			return api_bad_param(hr, name, why);
+		}
+	}
+	snprintf(out, size, "%ld", n);
+	return true;
+}
+
+bool api_id_param(struct http_req *hr, const char *what, char *out, size_t size)
+{
+	const char *id = http_req_param(hr);
+	if (strlen(id) > 18 || strspn(id, "0123456789") != strlen(id) || id[0] == '0') {
+		char msg[64];
+		snprintf(msg, sizeof(msg), "no such %s", what);
+		http_reply_error(hr, 404, "not_found", msg, NULL, NULL);
+		return false;
+	}
+	snprintf(out, size, "%s", id);
+	return true;
 }

@@ -32,8 +32,31 @@ void api_authenticate(struct daemon *d, struct http_req *hr, unsigned roles, api
 void api_json_query(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
                     const char *const *params, int ok, int missing, const char *why);
 
+/* As api_json_query, for statements whose second column says why a request was refused:
+ * when the first column is NULL and the second is not, the reply is status `refused` (409
+ * "conflict" or 422 "invalid") with the second column as the message. */
+void api_json_query_or_refuse(struct daemon *d, struct http_req *hr, const char *sql, int n_params,
+                              const char *const *params, int ok, int missing, const char *why,
+                              int refused);
+
 /* The organisation filter for a caller: NULL (all) for admins, else the caller's own. */
 const char *api_scope(const struct auth_principal *p);
+
+/* The organisation filter of a listing: the caller's own, or for an admin the one named by
+ * ?organisation= (NULL: all). False after replying 403 when a caller names another one. */
+bool api_scope_for(struct http_req *hr, const struct auth_principal *p, const char **org);
+
+/* Replies 400 "invalid query parameter NAME: WHY" and returns false. */
+bool api_bad_param(struct http_req *hr, const char *name, const char *why);
+
+/* Reads integer query parameter `name` within [lo, hi] (`def` when absent) as text into out.
+ * False after replying 400. */
+bool api_int_param(struct http_req *hr, const char *name, long lo, long hi, long def, char *out,
+                   size_t size);
+
+/* Reads the {id} segment of the route as a positive integer into out. False after replying
+ * 404 "no such WHAT". */
+bool api_id_param(struct http_req *hr, const char *what, char *out, size_t size);
 
 /* Replies 503 for a failed database call (status from db_pool_* or a callback). */
 void api_reply_db_error(struct http_req *hr, int status, const PGresult *res);

@@ -11,25 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The public form of an alert row `a` with area `ar`. */
-#define ALERT_JSON                                                                                 \
-	"json_build_object('id', a.id, 'organisation', a.organisation, 'area_code', a.area_code,"  \
-	" 'area_year', a.area_year, 'area_name', ar.name, 'theme', a.theme, 'theme_label',"        \
-	" th.label_nl, 'state', a.state, 'method', a.method,"                                      \
-	" 'first_week', to_char(a.first_week, 'IYYY-\"W\"IW'),"                                    \
-	" 'last_week', to_char(a.last_week, 'IYYY-\"W\"IW'), 'observed', a.observed,"              \
-	" 'expected', round(a.expected::numeric, 2), 'upperbound', a.upperbound,"                  \
-	" 'ratio', round(a.ratio::numeric, 2), 'pvalue', a.pvalue, 'recurrence_weeks',"            \
-	" round(a.recurrence_weeks::numeric, 1), 'strength', round(a.strength::numeric, 3),"       \
-	" 'trend', a.trend, 'created_at', a.created_at, 'updated_at', a.updated_at,"               \
-	" 'closed_at', a.closed_at)"
+/* The public form of an alert and its context are SQL functions (sql/004_delivery.sql), shared
+ * with the deliveries, so an alert reads the same in the API and in a webhook or e-mail. */
 
 /* $1 organisation or NULL, $2 state or 'open' or NULL, $3 area or NULL, $4 theme or NULL,
  * $5 limit, $6 offset */
 static const char sql_list[] =
-    "WITH f AS (SELECT a.*, " ALERT_JSON " AS j FROM alert a"
-    " LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
-    " JOIN theme th ON th.code = a.theme"
+    "WITH f AS (SELECT a.id, a.strength, alert_public(a) AS j FROM alert a"
     " WHERE ($1::text IS NULL OR a.organisation = $1)"
     " AND ($2::text IS NULL OR a.state = $2 OR ($2 = 'open' AND a.state <> 'closed'))"
     " AND ($3::text IS NULL OR a.area_code = $3) AND ($4::text IS NULL OR a.theme = $4))"
@@ -40,21 +28,26 @@ static const char sql_list[] =
 
 /* $1 id, $2 organisation or NULL */
 static const char sql_detail[] =
-    "SELECT (" ALERT_JSON "::jsonb || jsonb_build_object('evidence', a.evidence,"
-    " 'area_population', ar.population, 'neighbours', ar.neighbours,"
-    " 'events', (SELECT coalesce(jsonb_agg(jsonb_build_object('at', e.at, 'kind', e.kind,"
-    " 'from', e.from_state, 'to', e.to_state, 'actor', e.actor, 'note', e.note)"
-    " ORDER BY e.at, e.id), '[]') FROM alert_event e WHERE e.alert_id = a.id),"
-    " 'initiatives', (SELECT coalesce(jsonb_agg(jsonb_build_object('code', i.code,"
-    " 'organisation', i.organisation, 'name', i.name, 'themes', i.themes, 'areas', i.areas,"
-    " 'contact_role', i.contact_role, 'url', i.url, 'where', CASE WHEN a.area_code ="
-    " ANY(i.areas) THEN 'in_area' ELSE 'neighbouring_area' END, 'started_after_this_alert',"
-    " i.started_after_alert IS NOT DISTINCT FROM a.id) ORDER BY (a.area_code = ANY(i.areas))"
-    " DESC, i.name), '[]') FROM initiative i WHERE i.active AND a.theme = ANY(i.themes)"
-    " AND i.areas && (ARRAY[a.area_code] || coalesce(ar.neighbours, '{}')))))::text"
-    " FROM alert a LEFT JOIN area ar ON ar.year = a.area_year AND ar.code = a.area_code"
-    " JOIN theme th ON th.code = a.theme"
-    " WHERE a.id = $1::bigint AND ($2::text IS NULL OR a.organisation = $2)";
+    "SELECT (alert_public(a) || alert_context(a) || jsonb_build_object('events',"
+    " (SELECT coalesce(jsonb_agg(alert_event_public(e) ORDER BY e.at, e.id), '[]')"
+    " FROM alert_event e WHERE e.alert_id = a.id)))::text"
+    " FROM alert a WHERE a.id = $1::bigint AND ($2::text IS NULL OR a.organisation = $2)";
+
+/* The change feed. $1 organisation or NULL, $2 and $3 the cursor (transaction id, event id),
+ * $4 limit. Only events of transactions older than every running one are shown: a later poll
+ * can then never find an event before the cursor. */
+static const char sql_feed[] =
+    "WITH ev AS (SELECT e, a, e.xid, e.id FROM alert_event e JOIN alert a ON a.id = e.alert_id"
+    " WHERE (e.xid, e.id) > ($2::xid8, $3::bigint)"
+    " AND e.xid < pg_snapshot_xmin(pg_current_snapshot())"
+    " AND ($1::text IS NULL OR a.organisation = $1)"
+    " ORDER BY e.xid, e.id LIMIT $4::int + 1),"
+    " page AS (SELECT * FROM ev ORDER BY xid, id LIMIT $4::int)"
+    " SELECT json_build_object('changes', coalesce((SELECT json_agg(json_build_object("
+    "'cursor', xid || '.' || id, 'event', alert_event_public(e), 'alert', alert_public(a))"
+    " ORDER BY xid, id) FROM page), '[]'), 'next', coalesce((SELECT xid || '.' || id FROM page"
+    " ORDER BY xid DESC, id DESC LIMIT 1), $2 || '.' || $3), 'more',"
+    " (SELECT count(*) FROM ev) > $4::int)::text";
 
 /* $1 id, $2 organisation or NULL, $3 new state, $4 token id, $5 actor, $6 note, $7 initiative
  * code or NULL. Answers the previous state (NULL: no such alert), whether it changed, and
@@ -90,76 +83,74 @@ static bool one_of(const char *v, const char *const *set, size_t n)
 	return false;
 }
 
-/* Organisation filter: the caller's own; an admin may name one. NULL with a reply sent when
- * the caller asks for another organisation. `*all` set when no filter applies. */
-static bool scope_for(struct http_req *hr, const struct auth_principal *p, const char **org)
+/* Splits a feed cursor: "0" (the beginning) or "XID.EVENT" in decimal digits. */
+static bool parse_cursor(const char *v, char *xid, char *event, size_t size)
 {
-	const char *asked = http_req_query(hr, "organisation");
-	*org = api_scope(p);
-	if (asked == NULL)
+	if (strcmp(v, "0") == 0) {
+		snprintf(xid, size, "0");
+		snprintf(event, size, "0");
 		return true;
-	if (*org != NULL && strcmp(asked, *org) != 0) {
-		http_reply_error(hr, 403, "forbidden",
-		                 "this token may only read its own organisation's alerts", NULL,
-		                 NULL);
-		return false;
 	}
-	*org = asked;
+	const char *dot = strchr(v, '.');
+	size_t nx = dot != NULL ? (size_t)(dot - v) : 0, ne = dot != NULL ? strlen(dot + 1) : 0;
+	if (dot == NULL || nx == 0 || ne == 0 || nx > 19 || ne > 18 ||
+	    strspn(v, "0123456789") != nx || strspn(dot + 1, "0123456789") != ne)
+		return false;
+	snprintf(xid, size, "%.*s", (int)nx, v);
+	snprintf(event, size, "%s", dot + 1);
 	return true;
 }
 
-static bool bad_param(struct http_req *hr, const char *name, const char *why)
+/* GET /v1/alerts?since=CURSOR: the changes after the cursor, oldest first. */
+static void feed(struct daemon *d, struct http_req *hr, const char *org, const char *since)
 {
-	char msg[160];
-	snprintf(msg, sizeof(msg), "invalid query parameter \"%s\": %s", name, why);
-	http_reply_error(hr, 400, "bad_request", msg, NULL, NULL);
-	return false;
-}
-
-/* Parses a non-negative integer parameter within [lo, hi] (default `def`). */
-static bool int_param(struct http_req *hr, const char *name, long lo, long hi, long def, char *out,
-                      size_t size)
-{
-	const char *v = http_req_query(hr, name);
-	long n = def;
-	if (v != NULL) {
-		char *end;
-		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
-			char why[64];
-			snprintf(why, sizeof(why), "expected an integer from %ld to %ld", lo, hi);
-			return bad_param(hr, name, why);
+	char xid[24], event[24], limit[16];
+	static const char *const exclusive[] = {"state", "area", "theme", "offset"};
+	for (size_t i = 0; i < sizeof(exclusive) / sizeof(exclusive[0]); i++) {
+		if (http_req_query(hr, exclusive[i]) != NULL) {
+			api_bad_param(hr, exclusive[i], "cannot be combined with \"since\"");
+			return;
 		}
 	}
-	snprintf(out, size, "%ld", n);
-	return true;
+	if (!parse_cursor(since, xid, event, sizeof(xid))) {
+		api_bad_param(hr, "since", "expected 0 or the \"next\" cursor of an earlier reply");
+		return;
+	}
+	if (!api_int_param(hr, "limit", 1, 1000, 100, limit, sizeof(limit)))
+		return;
+	const char *params[] = {org, xid, event, limit};
+	api_json_query(d, hr, sql_feed, 4, params, 200, 404, "no changes");
 }
 
 static void list_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
                         void *arg)
 {
 	const char *org, *state = http_req_query(hr, "state"), *area = http_req_query(hr, "area");
-	const char *theme = http_req_query(hr, "theme");
+	const char *theme = http_req_query(hr, "theme"), *since = http_req_query(hr, "since");
 	char limit[16], offset[16];
-	if (!scope_for(hr, p, &org))
+	if (!api_scope_for(hr, p, &org))
 		return;
+	if (since != NULL) {
+		feed(d, hr, org, since);
+		return;
+	}
 	if (state != NULL && !one_of(state, states, sizeof(states) / sizeof(states[0]))) {
-		bad_param(hr, "state",
-		          "expected new, acknowledged, initiative_started, closed or open");
+		api_bad_param(hr, "state",
+		              "expected new, acknowledged, initiative_started, closed or open");
 		return;
 	}
 	if (area != NULL && area_code_kind(area) == NULL) {
-		bad_param(hr, "area", "expected a CBS area code");
+		api_bad_param(hr, "area", "expected a CBS area code");
 		return;
 	}
 	if (theme != NULL &&
 	    (strlen(theme) > 32 ||
 	     strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(theme))) {
-		bad_param(hr, "theme", "expected a theme code such as EENZAAM");
+		api_bad_param(hr, "theme", "expected a theme code such as EENZAAM");
 		return;
 	}
-	if (!int_param(hr, "limit", 1, 500, 50, limit, sizeof(limit)) ||
-	    !int_param(hr, "offset", 0, 10000000, 0, offset, sizeof(offset)))
+	if (!api_int_param(hr, "limit", 1, 500, 50, limit, sizeof(limit)) ||
+	    !api_int_param(hr, "offset", 0, 10000000, 0, offset, sizeof(offset)))
 		return;
 	const char *params[] = {org, state, area, theme, limit, offset};
 	api_json_query(d, hr, sql_list, 6, params, 200, 404, "no alerts");
@@ -170,23 +161,11 @@ static void on_list(struct http_req *hr, void *arg)
 	api_authenticate(arg, hr, API_PEOPLE, list_authed, NULL);
 }
 
-/* The {id} segment as a positive integer, or false after replying 404. */
-static bool alert_id(struct http_req *hr, char *out, size_t size)
-{
-	const char *id = http_req_param(hr);
-	if (strlen(id) > 18 || strspn(id, "0123456789") != strlen(id) || id[0] == '0') {
-		http_reply_error(hr, 404, "not_found", "no such alert", NULL, NULL);
-		return false;
-	}
-	snprintf(out, size, "%s", id);
-	return true;
-}
-
 static void detail_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
                           void *arg)
 {
 	char id[24];
-	if (!alert_id(hr, id, sizeof(id)))
+	if (!api_id_param(hr, "alert", id, sizeof(id)))
 		return;
 	const char *params[] = {id, api_scope(p)};
 	api_json_query(d, hr, sql_detail, 2, params, 200, 404, "no such alert");
@@ -235,7 +214,7 @@ static void patch_authed(struct daemon *d, struct http_req *hr, const struct aut
 	char id[24], token[24], actor[96], *body = NULL;
 	size_t len = 0;
 	json_error_t je;
-	if (!alert_id(hr, id, sizeof(id)))
+	if (!api_id_param(hr, "alert", id, sizeof(id)))
 		return;
 	if (http_req_body(hr, &body, &len) < 0) {
 		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,

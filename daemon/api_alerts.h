@@ -1,4 +1,5 @@
-/* Alerts for team leads: GET /v1/alerts (filters, ranked by strength, paginated),
+/* Alerts for team leads: GET /v1/alerts (filters, ranked by strength, paginated; with
+ * ?since=CURSOR the changes after the cursor, for dashboards that poll),
  * GET /v1/alerts/{id} with the evidence, the life cycle and the existing initiatives in and
  * around the area, PATCH /v1/alerts/{id} to move it along new -> acknowledged ->
  * initiative_started -> closed. Callers see only their organisation's alerts (admins all). */
