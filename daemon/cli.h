@@ -35,7 +35,7 @@ struct cli_listing {
 	const char *options[2]; /* long option names, or NULL */
 	const char *sql;        /* static text with $1 and $2 */
 	const char *header;     /* first line, or NULL */
-	int widths[8];          /* per column: > 0 left-aligned, < 0 right-aligned, 0 as is */
+	int widths[10];         /* per column: > 0 left-aligned, < 0 right-aligned, 0 as is */
 	int n_columns;
 	const char *count_noun; /* prints "(N areas)" after the rows, or NULL */
 };

@@ -40,6 +40,10 @@ static int check_log_level(const char *value, struct err *e);
 static int check_nonempty(const char *value, struct err *e);
 static int check_probability(const char *value, struct err *e);
 static int check_ratio(const char *value, struct err *e);
+static int check_base_url(const char *value, struct err *e);
+static int check_smtp_url(const char *value, struct err *e);
+static int check_address(const char *value, struct err *e);
+static int check_starttls(const char *value, struct err *e);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -127,6 +131,46 @@ static const struct config_key keys[] = {
     {"detect", "scan_max_pop_share", CONFIG_STRING, OFF(detect_scan_max_pop_share), "0.25", true,
      NULL, 0, 0, check_probability,
      "largest scan window, as a share of the organisation's population"},
+    {"delivery", "enabled", CONFIG_BOOL, OFF(delivery_enabled), "true", true, NULL, 0, 0, NULL,
+     "send alert deliveries (webhooks, e-mail) from this daemon; replicas share the outbox"},
+    {"delivery", "poll_interval_ms", CONFIG_INT, OFF(delivery_poll_interval_ms), "1000", true, NULL,
+     10, 60000, NULL, "how often the outbox is checked for deliveries that are due"},
+    {"delivery", "max_in_flight", CONFIG_INT, OFF(delivery_max_in_flight), "16", true, NULL, 1,
+     1000, NULL, "deliveries this daemon sends at once"},
+    {"delivery", "max_in_flight_per_subscription", CONFIG_INT, OFF(delivery_max_per_subscription),
+     "2", true, NULL, 1, 1000, NULL,
+     "deliveries in flight at once for one subscription (over all replicas), so a slow "
+     "receiver holds only a few slots"},
+    {"delivery", "timeout_s", CONFIG_INT, OFF(delivery_timeout_s), "10", true, NULL, 1, 300, NULL,
+     "longest time one attempt may take (connect, TLS, request and answer)"},
+    {"delivery", "max_attempts", CONFIG_INT, OFF(delivery_max_attempts), "20", true, NULL, 1, 1000,
+     NULL, "attempts before a delivery is dead (listed for an admin to retry)"},
+    {"delivery", "backoff_base_ms", CONFIG_INT, OFF(delivery_backoff_base_ms), "10000", true, NULL,
+     1, 3600000, NULL, "delay before the first retry; it doubles with every failed attempt"},
+    {"delivery", "backoff_max_s", CONFIG_INT, OFF(delivery_backoff_max_s), "3600", true, NULL, 1,
+     86400, NULL, "longest delay between two attempts (a longer Retry-After still wins)"},
+    {"delivery", "public_base_url", CONFIG_STRING, OFF(delivery_public_base_url), "", true, NULL, 0,
+     0, check_base_url,
+     "URL at which people reach this API, for the alert link in webhooks and e-mail, e.g. "
+     "https://wijkradar.example.nl; empty: the link is a bare path"},
+    {"delivery", "allow_http", CONFIG_BOOL, OFF(delivery_allow_http), "false", true, NULL, 0, 0,
+     NULL, "accept webhook URLs with plain http:// (only for receivers on a trusted network)"},
+    {"delivery", "ca_file", CONFIG_STRING, OFF(delivery_ca_file), "", true, NULL, 0, 0, NULL,
+     "PEM file of CA certificates to verify webhook receivers and the SMTP server with; empty: "
+     "the system's store"},
+    {"smtp", "url", CONFIG_STRING, OFF(smtp_url), "", true, NULL, 0, 0, check_smtp_url,
+     "SMTP server for e-mail alerts, smtp://HOST:PORT or smtps://HOST:PORT; empty: no e-mail"},
+    {"smtp", "from", CONFIG_STRING, OFF(smtp_from), "wijkradar@localhost", true, NULL, 0, 0,
+     check_address, "sender address of alert e-mails"},
+    {"smtp", "username", CONFIG_STRING, OFF(smtp_username), "", true, NULL, 0, 0, NULL,
+     "user name for SMTP authentication; empty: none"},
+    {"smtp", "password", CONFIG_STRING, OFF(smtp_password), "", true, "WIJKRADAR_SMTP_PASSWORD", 0,
+     0, NULL,
+     "password for SMTP authentication; the environment variable WIJKRADAR_SMTP_PASSWORD "
+     "overrides it (keep it out of this file)"},
+    {"smtp", "starttls", CONFIG_STRING, OFF(smtp_starttls), "try", true, NULL, 0, 0, check_starttls,
+     "try: upgrade with STARTTLS when the server offers it; require: never send without TLS; "
+     "off: never upgrade"},
     {"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
      "error, warn, info or debug"},
     {"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0, 3600,
@@ -180,6 +224,45 @@ static int check_probability(const char *value, struct err *e)
 static int check_ratio(const char *value, struct err *e)
 {
 	return check_number(value, 0, 1000, e);
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int check_base_url(const char *value, struct err *e)
+{
+	size_t n = strlen(value);
+	if (n > 0 && ((!has_prefix(value, "https://") && !has_prefix(value, "http://")) ||
+	              value[n - 1] == '/' || strpbrk(value, " \t\"<>") != NULL))
+		return err_set(e, 0, "invalid_config",
+		               "expected empty or an http(s):// URL without a trailing slash");
+	return 0;
+}
+
+static int check_smtp_url(const char *value, struct err *e)
+{
+	if (value[0] != '\0' && !has_prefix(value, "smtp://") && !has_prefix(value, "smtps://"))
+		return err_set(e, 0, "invalid_config",
+		               "expected empty, smtp://HOST:PORT or smtps://HOST:PORT");
+	return 0;
+}
+
+static int check_address(const char *value, struct err *e)
+{
+	const char *at = strchr(value, '@');
+	if (at == NULL || at == value || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
+	    strpbrk(value, " \t\r\n<>\"") != NULL)
+		return err_set(e, 0, "invalid_config", "expected an e-mail address, name@domain");
+	return 0;
+}
+
+static int check_starttls(const char *value, struct err *e)
+{
+	if (strcmp(value, "try") != 0 && strcmp(value, "require") != 0 && strcmp(value, "off") != 0)
+		return err_set(e, 0, "invalid_config", "expected try, require or off");
+	return 0;
 }
 
 int config_parse_listen(const char *listen, char *host, size_t host_size, int *port)

@@ -14,6 +14,7 @@
 #include "pseudonym.h"
 
 struct api_ingest;
+struct delivery;
 struct scheduler;
 
 struct daemon {
@@ -27,6 +28,7 @@ struct daemon {
 	struct pseudonym_key *pseudonym_key; /* owned; loaded at start, not reloaded */
 	struct api_ingest *ingest;
 	struct scheduler *scheduler;
+	struct delivery *delivery;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *drain_timer; /* polls in-flight requests while shutting down */
 	struct timespec drain_deadline;

@@ -3,8 +3,10 @@
 #include "cli.h"
 #include "cli_analyze.h"
 #include "cli_areas.h"
+#include "cli_deliveries.h"
 #include "cli_ingest.h"
 #include "cli_initiatives.h"
+#include "cli_subscriptions.h"
 #include "cli_token.h"
 #include "config.h"
 #include "migrate.h"
@@ -35,6 +37,14 @@ static const char usage_text[] =
     "               [--expires-days N]  make a bearer token (printed once)\n"
     "  token list [--organisation ORG]  list tokens (never their values)\n"
     "  token revoke ID                  revoke a token at once\n"
+    "  subscriptions add --organisation ORG (--webhook URL | --email ADDRESS)\n"
+    "               [--areas A,B] [--themes T,U] [--events E,F] [--description TEXT]\n"
+    "                                   send alerts to a webhook or e-mail address\n"
+    "  subscriptions list [--organisation ORG] [--channel webhook|email]\n"
+    "  subscriptions remove ID          stop a subscription, cancel its deliveries\n"
+    "  deliveries list [--state S] [--organisation ORG]\n"
+    "                                   the alert outbox (pending, delivered, dead)\n"
+    "  deliveries retry ID...           send dead deliveries again\n"
     "  check-config                     validate the configuration and the pseudonym key\n"
     "\n"
     "Options:\n"
@@ -155,6 +165,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "areas") != 0 &&
 	    strcmp(cmd, "token") != 0 && strcmp(cmd, "ingest") != 0 &&
 	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "initiatives") != 0 &&
+	    strcmp(cmd, "subscriptions") != 0 && strcmp(cmd, "deliveries") != 0 &&
 	    strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "error: unrecognized command: \"%s\"\n\n%s", cmd, usage_text);
 		return 2;
@@ -178,6 +189,10 @@ int main(int argc, char **argv)
 		rc = cli_analyze(cargc, cargv, c);
 	} else if (strcmp(cmd, "initiatives") == 0) {
 		rc = cli_initiatives(cargc, cargv, c);
+	} else if (strcmp(cmd, "subscriptions") == 0) {
+		rc = cli_subscriptions(cargc, cargv, c);
+	} else if (strcmp(cmd, "deliveries") == 0) {
+		rc = cli_deliveries(cargc, cargv, c);
 	} else {
 		rc = check_config(c, config_path);
 	}

@@ -4,11 +4,14 @@
 
 #include "api_alerts.h"
 #include "api_analysis.h"
+#include "api_deliveries.h"
 #include "api_health.h"
 #include "api_ingest.h"
 #include "api_initiatives.h"
+#include "api_subscriptions.h"
 #include "cli.h"
 #include "daemon.h"
+#include "delivery.h"
 #include "log.h"
 #include "migrate.h"
 #include "scheduler.h"
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -80,13 +84,15 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	struct daemon *d = arg;
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	int n = http_n_inflight(d->http);
+	int n = http_n_inflight(d->http) + delivery_n_inflight(d->delivery);
 	bool late =
 	    now.tv_sec > d->drain_deadline.tv_sec ||
 	    (now.tv_sec == d->drain_deadline.tv_sec && now.tv_nsec >= d->drain_deadline.tv_nsec);
 	if (n == 0 || late) {
 		if (n > 0)
-			log_warn("daemon", "shutdown grace period over; abandoning %d requests", n);
+			log_warn(
+			    "daemon",
+			    "shutdown grace period over; abandoning %d requests and deliveries", n);
 		event_base_loopbreak(d->base);
 		return;
 	}
@@ -109,9 +115,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	d->stopping = true;
-	log_info("daemon", "%s received: stopping, %d requests in flight",
-	         sig == SIGTERM ? "SIGTERM" : "SIGINT", http_n_inflight(d->http));
+	log_info("daemon", "%s received: stopping, %d requests and %d deliveries in flight",
+	         sig == SIGTERM ? "SIGTERM" : "SIGINT", http_n_inflight(d->http),
+	         delivery_n_inflight(d->delivery));
 	http_stop_listening(d->http);
+	delivery_stop(d->delivery);
 	clock_gettime(CLOCK_MONOTONIC, &d->drain_deadline);
 	d->drain_deadline.tv_sec += d->config->shutdown_grace_s;
 	on_drain_tick(-1, 0, d);
@@ -176,11 +184,15 @@ static int start(struct daemon *d)
 		cli_print_err(&e);
 		return -EIO;
 	}
-	if (api_health_start(d) < 0 || api_alerts_start(d) < 0 || api_initiatives_start(d) < 0)
+	if (api_health_start(d) < 0 || api_alerts_start(d) < 0 || api_initiatives_start(d) < 0 ||
+	    api_subscriptions_start(d) < 0 || api_deliveries_start(d) < 0)
 		return -ENOMEM;
 	d->ingest = api_ingest_start(d);
 	d->scheduler = scheduler_start(d);
 	if (d->ingest == NULL || d->scheduler == NULL || api_analysis_start(d) < 0)
+		return -ENOMEM;
+	d->delivery = delivery_start(d);
+	if (d->delivery == NULL)
 		return -ENOMEM;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
@@ -220,7 +232,10 @@ static void stop(struct daemon *d)
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	scheduler_free(d->scheduler);
+	/* The pool first: outcomes of deliveries still being stored are cancelled while the
+	 * delivery worker is there to hear it. */
 	db_pool_free(d->db);
+	delivery_free(d->delivery);
 	api_ingest_free(d->ingest);
 	http_free(d->http);
 	pseudonym_key_free(d->pseudonym_key);
@@ -252,6 +267,11 @@ int serve_run(struct config *config, const char *config_path, const char *port_f
 	struct err e;
 	err_clear(&e);
 	/* The analysis worker thread signals the loop: libevent must know about threads. */
+	/* libcurl (webhook and e-mail delivery) is set up once, before any thread starts. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fputs("error: could not initialise libcurl\n", stderr);
+		return 1;
+	}
 	if (evthread_use_pthreads() < 0) {
 		fputs("error: could not set up libevent for threads\n", stderr);
 		return 1;
@@ -281,5 +301,6 @@ int serve_run(struct config *config, const char *config_path, const char *port_f
 	log_info("daemon", "stopped");
 out:
 	stop(&d);
+	curl_global_cleanup();
 	return rc;
 }
