@@ -71,8 +71,17 @@ static const char sql_result[] =
     " last_error = $6 WHERE id = $1::bigint AND lease_token = $2 AND state = 'pending'"
     " RETURNING 1";
 
-enum { COL_ID, COL_MSG_ID, COL_CHANNEL, COL_TARGET, COL_SECRET, COL_ATTEMPTS, COL_CREATED,
-       COL_BODY, N_COLS };
+enum {
+	COL_ID,
+	COL_MSG_ID,
+	COL_CHANNEL,
+	COL_TARGET,
+	COL_SECRET,
+	COL_ATTEMPTS,
+	COL_CREATED,
+	COL_BODY,
+	N_COLS
+};
 
 struct transfer {
 	struct delivery *dl;
@@ -143,10 +152,11 @@ static void on_stored(void *arg, int status, const PGresult *res)
 	struct transfer *t = arg;
 	struct delivery *dl = t->dl;
 	if (status != 0)
-		log_warn("delivery",
-		         "could not store the outcome of delivery %s (%s); it is sent again when its "
-		         "lease expires",
-		         t->id, status == -EPROTO ? PQresultErrorMessage(res) : "database unavailable");
+		log_warn(
+		    "delivery",
+		    "could not store the outcome of delivery %s (%s); it is sent again when its "
+		    "lease expires",
+		    t->id, status == -EPROTO ? PQresultErrorMessage(res) : "database unavailable");
 	else if (PQntuples(res) == 0)
 		log_info("delivery", "delivery %s was taken over or cancelled meanwhile", t->id);
 	set_inflight(dl, -1);
@@ -187,8 +197,8 @@ static void finish(struct transfer *t, struct retry_outcome o, long status, doub
 		if (dead) {
 			state = "dead";
 			metrics_counter_add(dl->d->metrics, metric_dead, label, 1);
-			log_warn("delivery", "delivery %s (%s) is dead after %d attempts: %s", t->id,
-			         t->msg_id, t->attempts, error);
+			log_warn("delivery", "delivery %s (%s) is dead after %d attempts: %s",
+			         t->id, t->msg_id, t->attempts, error);
 		} else {
 			state = "pending";
 			double s = retry_delay_s(t->attempts, c->delivery_backoff_base_ms,
@@ -196,11 +206,15 @@ static void finish(struct transfer *t, struct retry_outcome o, long status, doub
 			                         gsl_rng_uniform(dl->rng));
 			snprintf(delay, sizeof(delay), "%.3f", s);
 			metrics_counter_add(dl->d->metrics, metric_retried, label, 1);
-			log_info("delivery", "delivery %s attempt %d failed (%s); next in %s s", t->id,
-			         t->attempts, error, delay);
+			log_info("delivery", "delivery %s attempt %d failed (%s); next in %s s",
+			         t->id, t->attempts, error, delay);
 		}
 	}
-	const char *params[] = {t->id,   t->lease,  state, delay, status > 0 ? code : NULL,
+	const char *params[] = {t->id,
+	                        t->lease,
+	                        state,
+	                        delay,
+	                        status > 0 ? code : NULL,
 	                        error[0] != '\0' ? error : NULL};
 	/* The curl handle is done with; the transfer lives on until the outcome is stored. */
 	if (t->easy != NULL) {
@@ -248,8 +262,8 @@ static void check_done(struct delivery *dl)
 		curl_multi_remove_handle(dl->multi, easy);
 		unlink_open(t);
 		bool webhook = strcmp(t->channel, "webhook") == 0;
-		struct retry_outcome o = webhook ? retry_classify_http(rc, status)
-		                                 : retry_classify_smtp(rc, status);
+		struct retry_outcome o =
+		    webhook ? retry_classify_http(rc, status) : retry_classify_smtp(rc, status);
 		if (rc == CURLE_OK)
 			t->error[0] = '\0';
 		else if (t->error[0] == '\0')
@@ -362,8 +376,8 @@ static struct retry_outcome setup_webhook(struct transfer *t, const char *target
 	    !add_header(&t->headers, "expect", ""))
 		return no_memory;
 	curl_easy_setopt(t->easy, CURLOPT_URL, target);
-	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, c->delivery_allow_http ? "http,https"
-	                                                                         : "https");
+	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR,
+	                 c->delivery_allow_http ? "http,https" : "https");
 	curl_easy_setopt(t->easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
@@ -388,7 +402,8 @@ static struct retry_outcome setup_email(struct transfer *t, const char *target)
 	if (r < 0) {
 		snprintf(t->error, sizeof(t->error), "could not render the e-mail: %s",
 		         strerror(-r));
-		return r == -ENOMEM ? no_memory : (struct retry_outcome){RETRY_DEAD, "invalid_target"};
+		return r == -ENOMEM ? no_memory
+		                    : (struct retry_outcome){RETRY_DEAD, "invalid_target"};
 	}
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
@@ -399,31 +414,29 @@ static struct retry_outcome setup_email(struct transfer *t, const char *target)
 	snprintf(buf, sizeof(buf), "<%s>", c->smtp_from);
 	curl_easy_setopt(t->easy, CURLOPT_MAIL_FROM, buf);
 	if ((t->rcpt = curl_slist_append(NULL, to)) == NULL ||
-	    !add_header(&t->headers, "Date", date) ||
-	    !add_header(&t->headers, "From", from) ||
+	    !add_header(&t->headers, "Date", date) || !add_header(&t->headers, "From", from) ||
 	    !add_header(&t->headers, "To", to) ||
 	    !add_header(&t->headers, "Subject", t->mail.subject) ||
 	    !add_header(&t->headers, "Message-ID", message_id) ||
 	    !add_header(&t->headers, "Auto-Submitted", "auto-generated"))
 		return no_memory;
-	/* A mixed message whose one part holds the alternatives, as libcurl builds mail. */
-	curl_mime *alt = curl_mime_init(t->easy);
-	t->mime = curl_mime_init(t->easy);
-	if (alt == NULL || t->mime == NULL) {
-		curl_mime_free(alt);
+	/* multipart/alternative at the top: libcurl keeps a Content-Type given among the headers
+	 * and adds the boundary itself. */
+	if (!add_header(&t->headers, "Content-Type", "multipart/alternative"))
 		return no_memory;
+	t->mime = curl_mime_init(t->easy);
+	if (t->mime == NULL)
+		return no_memory;
+	const char *bodies[] = {t->mail.text, t->mail.html};
+	const char *types[] = {"text/plain; charset=utf-8", "text/html; charset=utf-8"};
+	for (int i = 0; i < 2; i++) {
+		curl_mimepart *part = curl_mime_addpart(t->mime);
+		if (part == NULL ||
+		    curl_mime_data(part, bodies[i], CURL_ZERO_TERMINATED) != CURLE_OK ||
+		    curl_mime_type(part, types[i]) != CURLE_OK ||
+		    curl_mime_encoder(part, "quoted-printable") != CURLE_OK)
+			return no_memory;
 	}
-	curl_mimepart *part = curl_mime_addpart(alt);
-	curl_mime_data(part, t->mail.text, CURL_ZERO_TERMINATED);
-	curl_mime_type(part, "text/plain; charset=utf-8");
-	curl_mime_encoder(part, "quoted-printable");
-	part = curl_mime_addpart(alt);
-	curl_mime_data(part, t->mail.html, CURL_ZERO_TERMINATED);
-	curl_mime_type(part, "text/html; charset=utf-8");
-	curl_mime_encoder(part, "quoted-printable");
-	part = curl_mime_addpart(t->mime);
-	curl_mime_subparts(part, alt);
-	curl_mime_type(part, "multipart/alternative");
 	curl_easy_setopt(t->easy, CURLOPT_URL, c->smtp_url);
 	curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(t->easy, CURLOPT_MAIL_RCPT, t->rcpt);
@@ -511,7 +524,8 @@ static void on_claimed(void *arg, int status, const PGresult *res)
 	}
 	/* A full batch: more may be due at once. */
 	int asked = dl->d->config->delivery_max_in_flight;
-	poll_later(dl, n > 0 && dl->in_flight < asked ? 0 : dl->d->config->delivery_poll_interval_ms);
+	poll_later(dl,
+	           n > 0 && dl->in_flight < asked ? 0 : dl->d->config->delivery_poll_interval_ms);
 }
 
 static void on_poll(evutil_socket_t fd, short what, void *arg)

@@ -50,8 +50,9 @@ static void test_sign_matches_the_published_vector(void **state)
 
 static void test_sign_refuses_malformed_secrets(void **state)
 {
-	static const char *const bad[] = {"", "whsec_", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-	                                  "whsec_abc", "whsec_!!!!", "whsk_MfKQ9r8GKYqrTwjU"};
+	static const char *const bad[] = {
+	    "",          "whsec_",     "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+	    "whsec_abc", "whsec_!!!!", "whsk_MfKQ9r8GKYqrTwjU"};
 	char sig[WEBHOOK_SIGNATURE_SIZE];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (webhook_sign(bad[i], "msg_1", 1, "x", 1, sig) != -EINVAL)
@@ -170,10 +171,14 @@ static void test_mail_in_dutch_with_the_evidence(void **state)
 	                    "[wijkradar] Nieuw patroon: Eenzaamheid en sociaal netwerk in "
 	                    "Oud-Oost <&>");
 	static const char *const in_text[] = {
-	    "Oud-Oost <&> (WK008020)", "14 in week 2026-W47, verwacht 5.1 (bovengrens 11.2)",
-	    "2.7 keer zo veel als verwacht", "2026-W46 t/m 2026-W47", "stijgend",
+	    "Oud-Oost <&> (WK008020)",
+	    "14 in week 2026-W47, verwacht 5.1 (bovengrens 11.2)",
+	    "2.7 keer zo veel als verwacht",
+	    "2026-W46 t/m 2026-W47",
+	    "stijgend",
 	    "Wandelclub Oud-Oost (in de wijk; contact: buurtwerker) https://example.nl/wandel",
-	    "https://wijkradar.example.nl/v1/alerts/12", "msg_0123"};
+	    "https://wijkradar.example.nl/v1/alerts/12",
+	    "msg_0123"};
 	for (size_t i = 0; i < sizeof(in_text) / sizeof(in_text[0]); i++) {
 		if (strstr(m.text, in_text[i]) == NULL)
 			print_error("text lacks \"%s\":\n%s\n", in_text[i], m.text);
@@ -305,15 +310,16 @@ static void test_subscription_bad(void **state)
 	    {"{\"channel\": \"email\", \"email\": \"a@b.nl\\r\\nBcc: c@d.nl\"}", 422,
 	     "e-mail address"},
 	    {"{\"channel\": \"email\", \"email\": \"Team <a@b.nl>\"}", 422, "e-mail address"},
-	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"areas\": [\"Oud-Oost\"]}", 422,
-	     "areas"},
+	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"areas\": [\"Oud-Oost\"]}",
+	     422, "areas"},
 	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"areas\": \"WK008020\"}", 400,
 	     "array"},
-	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"themes\": [\"eenzaam\"]}", 422,
-	     "themes"},
+	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"themes\": [\"eenzaam\"]}",
+	     422, "themes"},
 	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"events\": []}", 422,
 	     "at least one"},
-	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"events\": [\"alert.closed\"]}",
+	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"events\": "
+	     "[\"alert.closed\"]}",
 	     422, "alert.raised"},
 	    {"{\"channel\": \"webhook\", \"url\": \"https://a.nl\", \"description\": "
 	     "\"bel 0612345678\"}",
@@ -334,9 +340,9 @@ static void test_subscription_bad(void **state)
 	/* E-mail subscriptions need an SMTP server. */
 	struct subscription_req req;
 	struct err e;
-	assert_int_equal(parse("{\"channel\": \"email\", \"email\": \"a@b.nl\"}", false, false, &req,
-	                       &e),
-	                 -EINVAL);
+	assert_int_equal(
+	    parse("{\"channel\": \"email\", \"email\": \"a@b.nl\"}", false, false, &req, &e),
+	    -EINVAL);
 	assert_non_null(strstr(e.msg, "smtp.url"));
 }
 
