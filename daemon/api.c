@@ -186,3 +186,36 @@ bool api_id_param(struct http_req *hr, const char *what, char *out, size_t size)
 	snprintf(out, size, "%s", id);
 	return true;
 }
+
+bool api_read_json(struct http_req *hr, json_t **out)
+{
+	char *body = NULL;
+	size_t len = 0;
+	*out = NULL;
+	if (http_req_body(hr, &body, &len) < 0) {
+		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
+		                 NULL);
+		return false;
+	}
+	*out = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	free(body);
+	return true;
+}
+
+const char *api_write_scope(struct http_req *hr, const struct auth_principal *p, const char *asked,
+                            const char *what)
+{
+	const char *scope = api_scope(p);
+	if (scope != NULL && asked != NULL && strcmp(asked, scope) != 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "this token may only %s of its own organisation", what);
+		http_reply_error(hr, 403, "forbidden", msg, NULL, NULL);
+		return NULL;
+	}
+	if (scope == NULL && asked == NULL) {
+		http_reply_error(hr, 400, "bad_request", "an admin must name the \"organisation\"",
+		                 NULL, NULL);
+		return NULL;
+	}
+	return scope != NULL ? scope : asked;
+}

@@ -58,6 +58,16 @@ bool api_int_param(struct http_req *hr, const char *name, long lo, long hi, long
  * 404 "no such WHAT". */
 bool api_id_param(struct http_req *hr, const char *what, char *out, size_t size);
 
+/* Reads the request body as JSON into *out (NULL when it is not JSON; json_decref it). False
+ * after replying 400 when the body could not be read. */
+bool api_read_json(struct http_req *hr, json_t **out);
+
+/* The organisation a write goes to: the caller's own (a non-admin naming another gets 403),
+ * or for an admin the one `asked` (400 when none is named). NULL after replying. `what` says
+ * what the caller may do, e.g. "register initiatives". */
+const char *api_write_scope(struct http_req *hr, const struct auth_principal *p, const char *asked,
+                            const char *what);
+
 /* Replies 503 for a failed database call (status from db_pool_* or a callback). */
 void api_reply_db_error(struct http_req *hr, int status, const PGresult *res);
 

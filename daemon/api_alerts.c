@@ -211,18 +211,10 @@ static void on_patched(void *arg, int status, const PGresult *res)
 static void patch_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
                          void *arg)
 {
-	char id[24], token[24], actor[96], *body = NULL;
-	size_t len = 0;
-	json_error_t je;
-	if (!api_id_param(hr, "alert", id, sizeof(id)))
+	char id[24], token[24], actor[96];
+	json_t *o;
+	if (!api_id_param(hr, "alert", id, sizeof(id)) || !api_read_json(hr, &o))
 		return;
-	if (http_req_body(hr, &body, &len) < 0) {
-		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
-		                 NULL);
-		return;
-	}
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	free(body);
 	const char *state = NULL, *note = NULL, *initiative = NULL, *key;
 	json_t *v;
 	const char *bad = o == NULL || !json_is_object(o) ? "expected a JSON object" : NULL;

@@ -43,17 +43,10 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 static void retry_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
                          void *arg)
 {
-	char id[24], *body = NULL;
-	size_t len = 0;
-	if (!api_id_param(hr, "delivery", id, sizeof(id)))
+	char id[24];
+	json_t *o;
+	if (!api_id_param(hr, "delivery", id, sizeof(id)) || !api_read_json(hr, &o))
 		return;
-	if (http_req_body(hr, &body, &len) < 0) {
-		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
-		                 NULL);
-		return;
-	}
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	free(body);
 	const char *state = json_string_value(json_object_get(o, "state"));
 	bool ok = json_is_object(o) && json_object_size(o) == 1 && state != NULL &&
 	          strcmp(state, "pending") == 0;

@@ -92,18 +92,13 @@ static void post_authed(struct daemon *d, struct http_req *hr, const struct auth
 {
 	static const char *const known[] = {"organisation", "code",         "name", "themes",
 	                                    "areas",        "contact_role", "url",  "active"};
-	char *body = NULL, themes[2400], areas[1000];
-	size_t len = 0;
+	char themes[2400], areas[1000];
 	bool bad = false;
 	struct initiative in;
 	struct err e;
-	if (http_req_body(hr, &body, &len) < 0) {
-		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
-		                 NULL);
+	json_t *o;
+	if (!api_read_json(hr, &o))
 		return;
-	}
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	free(body);
 	const char *key;
 	json_t *v;
 	bad = !json_is_object(o);
@@ -138,31 +133,16 @@ static void post_authed(struct daemon *d, struct http_req *hr, const struct auth
 		http_reply_err(hr, &e);
 		return;
 	}
-	const char *scope = api_scope(p);
-	if (scope != NULL && org != NULL && strcmp(org, scope) != 0) {
+	org = api_write_scope(hr, p, org, "register initiatives");
+	if (org == NULL) {
 		json_decref(o);
-		http_reply_error(hr, 403, "forbidden",
-		                 "this token may only register initiatives of its own organisation",
-		                 NULL, NULL);
-		return;
-	}
-	if (scope == NULL && org == NULL) {
-		json_decref(o);
-		http_reply_error(hr, 400, "bad_request", "an admin must name the \"organisation\"",
-		                 NULL, NULL);
 		return;
 	}
 	char theme_arr[2400], area_arr[1000];
 	initiative_array(&in, false, theme_arr, sizeof(theme_arr));
 	initiative_array(&in, true, area_arr, sizeof(area_arr));
-	const char *params[] = {scope != NULL ? scope : org,
-	                        in.code,
-	                        in.name,
-	                        theme_arr,
-	                        area_arr,
-	                        in.contact_role,
-	                        in.url,
-	                        in.active ? "true" : "false"};
+	const char *params[] = {org,      in.code,         in.name, theme_arr,
+	                        area_arr, in.contact_role, in.url,  in.active ? "true" : "false"};
 	api_json_query(d, hr, initiative_sql_upsert, 8, params, 200, 422,
 	               "unrecognized theme in \"themes\"");
 	json_decref(o);

@@ -13,17 +13,12 @@
 static void create_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
                           void *arg)
 {
-	char *body = NULL, token[24], actor[96];
-	size_t len = 0;
+	char token[24], actor[96];
 	struct subscription_req req;
 	struct err e;
-	if (http_req_body(hr, &body, &len) < 0) {
-		http_reply_error(hr, 400, "bad_request", "could not read the request body", NULL,
-		                 NULL);
+	json_t *o;
+	if (!api_read_json(hr, &o))
 		return;
-	}
-	json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	free(body);
 	const struct subscription_rules rules = {d->config->delivery_allow_http,
 	                                         d->config->smtp_url[0] != '\0'};
 	err_clear(&e);
@@ -32,32 +27,19 @@ static void create_authed(struct daemon *d, struct http_req *hr, const struct au
 		http_reply_err(hr, &e);
 		return;
 	}
-	const char *scope = api_scope(p), *org = json_string_value(json_object_get(o, "organisation"));
-	if (scope != NULL && org != NULL && strcmp(org, scope) != 0) {
+	const char *org =
+	    api_write_scope(hr, p, json_string_value(json_object_get(o, "organisation")),
+	                    "subscribe to the alerts");
+	if (org == NULL) {
 		json_decref(o);
-		http_reply_error(hr, 403, "forbidden",
-		                 "this token may only subscribe to its own organisation's alerts", NULL,
-		                 NULL);
-		return;
-	}
-	if (scope == NULL && org == NULL) {
-		json_decref(o);
-		http_reply_error(hr, 400, "bad_request", "an admin must name the \"organisation\"",
-		                 NULL, NULL);
 		return;
 	}
 	snprintf(token, sizeof(token), "%lld", p->token_id);
 	snprintf(actor, sizeof(actor), "token %lld (%s)", p->token_id, auth_role_name(p->role));
-	const char *params[] = {scope != NULL ? scope : org,
-	                        req.channel,
-	                        req.target,
-	                        req.secret[0] != '\0' ? req.secret : NULL,
-	                        req.areas,
-	                        req.themes,
-	                        req.events,
-	                        req.has_description ? req.description : NULL,
-	                        token,
-	                        actor};
+	const char *params[] = {
+	    org,       req.channel, req.target, req.secret[0] != '\0' ? req.secret : NULL,
+	    req.areas, req.themes,  req.events, req.has_description ? req.description : NULL,
+	    token,     actor};
 	api_json_query_or_refuse(d, hr, subscription_sql_insert, 10, params, 201, 500,
 	                         "the subscription was not stored", 422);
 	json_decref(o);
@@ -91,7 +73,8 @@ static void one_authed(struct daemon *d, struct http_req *hr, const struct auth_
 static void on_collection(struct http_req *hr, void *arg)
 {
 	api_authenticate(arg, hr, API_TEAMLEAD | API_ADMIN,
-	                 http_req_method(hr) == EVHTTP_REQ_POST ? create_authed : list_authed, NULL);
+	                 http_req_method(hr) == EVHTTP_REQ_POST ? create_authed : list_authed,
+	                 NULL);
 }
 
 static void on_one(struct http_req *hr, void *arg)

@@ -23,7 +23,8 @@ static const char sql_list[] =
 
 static int usage(void)
 {
-	fputs("usage: wijkradar subscriptions add --organisation ORG (--webhook URL | --email ADDRESS)\n"
+	fputs("usage: wijkradar subscriptions add --organisation ORG (--webhook URL | --email "
+	      "ADDRESS)\n"
 	      "           [--areas CODE,...] [--themes CODE,...] [--events EVENT,...]\n"
 	      "           [--description TEXT]\n"
 	      "       wijkradar subscriptions list [--organisation ORG] [--channel webhook|email]\n"
@@ -60,18 +61,23 @@ static PGresult *exec(PGconn *conn, const char *sql, int n, const char *const *p
 
 static int add(int argc, char **argv, const struct config *c)
 {
-	static const struct option opts[] = {
-	    {"organisation", required_argument, NULL, 'o'}, {"webhook", required_argument, NULL, 'w'},
-	    {"email", required_argument, NULL, 'e'},        {"areas", required_argument, NULL, 'a'},
-	    {"themes", required_argument, NULL, 't'},       {"events", required_argument, NULL, 'v'},
-	    {"description", required_argument, NULL, 'd'},  {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"organisation", required_argument, NULL, 'o'},
+	                                     {"webhook", required_argument, NULL, 'w'},
+	                                     {"email", required_argument, NULL, 'e'},
+	                                     {"areas", required_argument, NULL, 'a'},
+	                                     {"themes", required_argument, NULL, 't'},
+	                                     {"events", required_argument, NULL, 'v'},
+	                                     {"description", required_argument, NULL, 'd'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *org = NULL;
 	json_t *o = json_object();
 	int opt, rc = 1;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'o': org = optarg; break;
+		case 'o':
+			org = optarg;
+			break;
 		case 'w':
 			json_object_set_new(o, "channel", json_string("webhook"));
 			json_object_set_new(o, "url", json_string(optarg));
@@ -80,11 +86,21 @@ static int add(int argc, char **argv, const struct config *c)
 			json_object_set_new(o, "channel", json_string("email"));
 			json_object_set_new(o, "email", json_string(optarg));
 			break;
-		case 'a': json_object_set_new(o, "areas", split(optarg)); break;
-		case 't': json_object_set_new(o, "themes", split(optarg)); break;
-		case 'v': json_object_set_new(o, "events", split(optarg)); break;
-		case 'd': json_object_set_new(o, "description", json_string(optarg)); break;
-		default: json_decref(o); return usage();
+		case 'a':
+			json_object_set_new(o, "areas", split(optarg));
+			break;
+		case 't':
+			json_object_set_new(o, "themes", split(optarg));
+			break;
+		case 'v':
+			json_object_set_new(o, "events", split(optarg));
+			break;
+		case 'd':
+			json_object_set_new(o, "description", json_string(optarg));
+			break;
+		default:
+			json_decref(o);
+			return usage();
 		}
 	}
 	if (optind != argc || org == NULL || json_object_get(o, "channel") == NULL ||
@@ -105,16 +121,10 @@ static int add(int argc, char **argv, const struct config *c)
 	PGconn *conn = cli_open(c);
 	if (conn == NULL)
 		return 1;
-	const char *params[] = {org,
-	                        req.channel,
-	                        req.target,
-	                        req.secret[0] != '\0' ? req.secret : NULL,
-	                        req.areas,
-	                        req.themes,
-	                        req.events,
-	                        req.has_description ? req.description : NULL,
-	                        NULL,
-	                        "command line"};
+	const char *params[] = {
+	    org,       req.channel,   req.target, req.secret[0] != '\0' ? req.secret : NULL,
+	    req.areas, req.themes,    req.events, req.has_description ? req.description : NULL,
+	    NULL,      "command line"};
 	PGresult *res = exec(conn, subscription_sql_insert, 10, params);
 	if (res != NULL && PQgetisnull(res, 0, 0)) {
 		fprintf(stderr, "error: %s\n", PQgetvalue(res, 0, 1));
@@ -163,7 +173,8 @@ static int remove_one(int argc, char **argv, const struct config *c)
 	} else if (res != NULL) {
 		json_t *s = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
 		printf("removed subscription %s; %lld pending or dead deliveries cancelled\n",
-		       argv[1], (long long)json_integer_value(json_object_get(s, "cancelled_deliveries")));
+		       argv[1],
+		       (long long)json_integer_value(json_object_get(s, "cancelled_deliveries")));
 		json_decref(s);
 		rc = 0;
 	}

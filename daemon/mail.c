@@ -60,12 +60,23 @@ static void put(FILE *f, const char *s, bool html)
 	}
 	for (; *s != '\0'; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			fputc(*s, f);
 		}
 	}
 }
@@ -87,8 +98,8 @@ static void headline(FILE *f, const struct view *v, bool html)
 /* A label and value line of the figures; in HTML a table row. */
 static void row_start(FILE *f, const char *label, bool html)
 {
-	fprintf(f, html ? "<tr><th style=\"text-align:left;padding-right:1em\">%s</th><td>"
-	                : "%-16s ",
+	fprintf(f,
+	        html ? "<tr><th style=\"text-align:left;padding-right:1em\">%s</th><td>" : "%-16s ",
 	        label);
 }
 
@@ -108,7 +119,8 @@ static void body(FILE *f, const struct view *v, const char *msg_id, bool html)
 {
 	const char *p = html ? "<p>" : "", *pe = html ? "</p>\n" : "\n\n";
 	if (html)
-		fputs("<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\"><title>", f);
+		fputs("<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\"><title>",
+		      f);
 	if (html) {
 		headline(f, v, true);
 		fputs("</title></head>\n<body style=\"font-family:sans-serif\">\n<h1 "
@@ -131,11 +143,12 @@ static void body(FILE *f, const struct view *v, const char *msg_id, bool html)
 			put(f, v->note, html);
 		}
 	} else {
-		fputs(strcmp(v->type, "alert.escalated") == 0
-		          ? "Het patroon groeit: wijkradar telt meer bewoners met deze vraag dan bij "
-		            "de vorige analyse in "
-		          : "Wijkradar ziet een vraag die vaker dan verwacht terugkomt in ",
-		      f);
+		fputs(
+		    strcmp(v->type, "alert.escalated") == 0
+		        ? "Het patroon groeit: wijkradar telt meer bewoners met deze vraag dan bij "
+		          "de vorige analyse in "
+		        : "Wijkradar ziet een vraag die vaker dan verwacht terugkomt in ",
+		    f);
 		put(f, v->area, html);
 		fputs(" (", f);
 		put(f, v->code, html);
@@ -188,7 +201,8 @@ static void body(FILE *f, const struct view *v, const char *msg_id, bool html)
 	{
 		fputs(html ? "<li>" : "- ", f);
 		put(f, str(in, "name"), html);
-		fputs(strcmp(str(in, "where"), "in_area") == 0 ? " (in de wijk" : " (in een buurwijk",
+		fputs(strcmp(str(in, "where"), "in_area") == 0 ? " (in de wijk"
+		                                               : " (in een buurwijk",
 		      f);
 		if (str(in, "contact_role")[0] != '\0') {
 			fputs("; contact: ", f);
@@ -284,10 +298,10 @@ int mail_render(const char *text, const char *msg_id, struct mail_message *out)
 	struct view v = {
 	    .type = str(root, "type"),
 	    .area = str(alert, "area_name")[0] != '\0' ? str(alert, "area_name")
-	                                                 : str(alert, "area_code"),
+	                                               : str(alert, "area_code"),
 	    .code = str(alert, "area_code"),
 	    .theme = str(alert, "theme_label")[0] != '\0' ? str(alert, "theme_label")
-	                                                    : str(alert, "theme"),
+	                                                  : str(alert, "theme"),
 	    .state = str(alert, "state"),
 	    .from = str(event, "from"),
 	    .to = str(event, "to"),

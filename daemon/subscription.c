@@ -62,8 +62,7 @@ const char subscription_sql_retry[] =
     " SELECT (SELECT delivery_public(up.d)::text FROM up), CASE WHEN cur.state <> 'dead'"
     " THEN 'only a dead delivery can be retried; this one is ' || cur.state END FROM cur";
 
-static const char *const event_names[] = {"alert.raised", "alert.escalated",
-                                          "alert.state_changed"};
+static const char *const event_names[] = {"alert.raised", "alert.escalated", "alert.state_changed"};
 
 /* An http(s) URL that libcurl parses, with a host and without user name or password. */
 static int check_url(const char *url, bool allow_http, struct err *e)
@@ -72,7 +71,8 @@ static int check_url(const char *url, bool allow_http, struct err *e)
 		return err_set(e, 422, "invalid", "\"url\" is longer than %s characters", "2000");
 	for (const char *c = url; *c != '\0'; c++) {
 		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-			return err_set(e, 422, "invalid", "\"url\" holds a space or control character");
+			return err_set(e, 422, "invalid",
+			               "\"url\" holds a space or control character");
 	}
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *user = NULL, *password = NULL;
@@ -107,10 +107,12 @@ static int check_email(const char *a, struct err *e)
 	for (const char *c = a; ok && *c != '\0'; c++) {
 		ok = *c > 0x20 && *c < 0x7f && strchr("\"(),:;<>[\\]", *c) == NULL;
 		if (ok && c > at)
-			ok = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-",
-			            *c) != NULL;
+			ok = strchr(
+			         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-",
+			         *c) != NULL;
 	}
-	return ok ? 0 : err_set(e, 422, "invalid", "\"email\" is not an e-mail address (name@domain)");
+	return ok ? 0
+	          : err_set(e, 422, "invalid", "\"email\" is not an e-mail address (name@domain)");
 }
 
 /* Reads an optional array of codes into an array literal; `check` says whether one is
@@ -123,8 +125,8 @@ static int code_list(const json_t *v, const char *field, bool (*check)(const cha
 	json_t *item;
 	int r = 0;
 	if (v != NULL && (!json_is_array(v) || json_array_size(v) > SUBSCRIPTION_MAX_LIST)) {
-		err_set(e, 400, "bad_request", "\"%s\" must be an array of at most %d codes",
-		        field, SUBSCRIPTION_MAX_LIST);
+		err_set(e, 400, "bad_request", "\"%s\" must be an array of at most %d codes", field,
+		        SUBSCRIPTION_MAX_LIST);
 		return -EINVAL;
 	}
 	json_array_foreach(v, i, item)
@@ -172,8 +174,8 @@ static bool event_ok(const char *name)
 int subscription_parse(const json_t *o, const struct subscription_rules *rules,
                        struct subscription_req *out, struct err *e)
 {
-	static const char *const known[] = {"organisation", "channel", "url", "email", "areas",
-	                                    "themes", "events", "description"};
+	static const char *const known[] = {"organisation", "channel", "url",    "email",
+	                                    "areas",        "themes",  "events", "description"};
 	memset(out, 0, sizeof(*out));
 	if (!json_is_object(o)) {
 		err_set(e, 400, "bad_request", "expected a JSON object");
@@ -210,7 +212,8 @@ int subscription_parse(const json_t *o, const struct subscription_rules *rules,
 	snprintf(out->channel, sizeof(out->channel), "%s", channel);
 	if (strcmp(channel, "webhook") == 0) {
 		if (url == NULL || email != NULL)
-			return err_set(e, 422, "invalid", "a webhook subscription has a \"url\" and no \"email\"");
+			return err_set(e, 422, "invalid",
+			               "a webhook subscription has a \"url\" and no \"email\"");
 		if ((r = check_url(url, rules->allow_http, e)) < 0)
 			return r;
 		snprintf(out->target, sizeof(out->target), "%s", url);
@@ -220,9 +223,11 @@ int subscription_parse(const json_t *o, const struct subscription_rules *rules,
 		}
 	} else {
 		if (email == NULL || url != NULL)
-			return err_set(e, 422, "invalid", "an e-mail subscription has an \"email\" and no \"url\"");
+			return err_set(e, 422, "invalid",
+			               "an e-mail subscription has an \"email\" and no \"url\"");
 		if (!rules->email)
-			return err_set(e, 422, "invalid", "e-mail delivery is not configured on this server%s",
+			return err_set(e, 422, "invalid",
+			               "e-mail delivery is not configured on this server%s",
 			               " (smtp.url)");
 		if ((r = check_email(email, e)) < 0)
 			return r;
@@ -231,9 +236,11 @@ int subscription_parse(const json_t *o, const struct subscription_rules *rules,
 	if (description != NULL) {
 		const char *why = ingest_personal_data(description);
 		if (strlen(description) > 200)
-			return err_set(e, 422, "invalid", "\"description\" is longer than %s characters", "200");
+			return err_set(e, 422, "invalid",
+			               "\"description\" is longer than %s characters", "200");
 		if (why != NULL)
-			return err_set(e, 422, "invalid", "\"description\" %s; describe the purpose, not a person",
+			return err_set(e, 422, "invalid",
+			               "\"description\" %s; describe the purpose, not a person",
 			               why);
 		snprintf(out->description, sizeof(out->description), "%s", description);
 		out->has_description = true;
@@ -249,7 +256,8 @@ int subscription_parse(const json_t *o, const struct subscription_rules *rules,
 		         event_names[1], event_names[2]);
 	} else {
 		if (json_is_array(events) && json_array_size(events) == 0)
-			return err_set(e, 422, "invalid", "\"events\" must name at least one event");
+			return err_set(e, 422, "invalid",
+			               "\"events\" must name at least one event");
 		if ((r = code_list(events, "events", event_ok, out->events, sizeof(out->events),
 		                   e)) < 0) {
 			if (e->http_status == 422)

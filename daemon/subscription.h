@@ -17,8 +17,8 @@
 struct subscription_req {
 	char channel[8];
 	char target[2001];
-	char secret[WEBHOOK_SECRET_SIZE]; /* webhook: a new secret; e-mail: "" */
-	char areas[SUBSCRIPTION_MAX_LIST * 40 + 8];  /* array literals */
+	char secret[WEBHOOK_SECRET_SIZE];           /* webhook: a new secret; e-mail: "" */
+	char areas[SUBSCRIPTION_MAX_LIST * 40 + 8]; /* array literals */
 	char themes[SUBSCRIPTION_MAX_LIST * 40 + 8];
 	char events[96];
 	char description[201];
