@@ -36,8 +36,9 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 	                        http_req_query(hr, "subscription") != NULL ? sub : NULL,
 	                        http_req_query(hr, "alert") != NULL ? alert : NULL,
 	                        limit,
-	                        offset};
-	api_json_query(d, hr, subscription_sql_deliveries, 6, params, 200, 500, "no deliveries");
+	                        offset,
+	                        p->role == AUTH_ADMIN ? "true" : "false"};
+	api_json_query(d, hr, subscription_sql_deliveries, 7, params, 200, 500, "no deliveries");
 }
 
 static void retry_authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,

@@ -155,6 +155,10 @@ static const struct config_key keys[] = {
      "https://wijkradar.example.nl; empty: the link is a bare path"},
     {"delivery", "allow_http", CONFIG_BOOL, OFF(delivery_allow_http), "false", true, NULL, 0, 0,
      NULL, "accept webhook URLs with plain http:// (only for receivers on a trusted network)"},
+    {"delivery", "allow_private_networks", CONFIG_BOOL, OFF(delivery_allow_private_networks),
+     "false", true, NULL, 0, 0, NULL,
+     "let webhooks go to loopback, private and link-local addresses (receivers inside the "
+     "operator's own network); off, such deliveries are dead at once"},
     {"delivery", "ca_file", CONFIG_STRING, OFF(delivery_ca_file), "", true, NULL, 0, 0, NULL,
      "PEM file of CA certificates to verify webhook receivers and the SMTP server with; empty: "
      "the system's store"},
@@ -171,6 +175,12 @@ static const struct config_key keys[] = {
     {"smtp", "starttls", CONFIG_STRING, OFF(smtp_starttls), "try", true, NULL, 0, 0, check_starttls,
      "try: upgrade with STARTTLS when the server offers it; require: never send without TLS; "
      "off: never upgrade"},
+    {"report", "max_concurrent", CONFIG_INT, OFF(report_max_concurrent), "2", true, NULL, 1, 64,
+     NULL, "benchmark and effect reports made at once for the API; more get 503"},
+    {"report", "timeout_s", CONFIG_INT, OFF(report_timeout_s), "120", true, NULL, 1, 3600, NULL,
+     "longest time one report query may take"},
+    {"report", "instrument", CONFIG_STRING, OFF(report_instrument), "ZRM", true, NULL, 0, 0,
+     check_nonempty, "outcome instrument of the benchmark and effect reports (table instrument)"},
     {"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
      "error, warn, info or debug"},
     {"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0, 3600,

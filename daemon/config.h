@@ -54,12 +54,16 @@ struct config {
 	int delivery_backoff_max_s;
 	char *delivery_public_base_url;
 	bool delivery_allow_http;
+	bool delivery_allow_private_networks;
 	char *delivery_ca_file;
 	char *smtp_url;
 	char *smtp_from;
 	char *smtp_username;
 	char *smtp_password;
 	char *smtp_starttls;
+	int report_max_concurrent;
+	int report_timeout_s;
+	char *report_instrument;
 	char *log_level;
 	int shutdown_grace_s;
 	int readiness_timeout_ms;

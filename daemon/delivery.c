@@ -17,6 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <gsl/gsl_rng.h>
 #include <openssl/rand.h>
@@ -33,18 +37,31 @@ static const char metric_latency[] = "wijkradar_delivery_latency_seconds";
 static const char metric_request[] = "wijkradar_delivery_request_seconds";
 
 /* $1 how many, $2 lease seconds, $3 most in flight per subscription, $4 public base URL,
- * $5 lease token. Claims due deliveries, oldest first: one subscription's deliveries for one
- * alert strictly in order, and no subscription over its share of open attempts (counted over
- * every daemon). The lease conditions are repeated on the locked row so that a row another
- * daemon leased meanwhile is rechecked and skipped. */
+ * $5 lease token, $6 max attempts. Claims due deliveries, oldest first: one subscription's
+ * deliveries for one alert strictly in order, and no subscription over its share of open
+ * attempts (counted over every daemon). The lease conditions are repeated on the locked row so
+ * that a row another daemon leased meanwhile is rechecked and skipped. On the way it cancels
+ * what is left of removed subscriptions (an alert committed while one was being removed) and
+ * gives up on deliveries whose attempts ran out without an outcome being stored (a daemon died
+ * or the database was away each time). */
 static const char sql_claim[] =
-    "WITH busy AS (SELECT subscription_id, count(*) AS n FROM delivery"
+    "WITH gone AS (UPDATE delivery x SET state = 'cancelled', lease_until = NULL,"
+    " lease_token = NULL FROM subscription s WHERE s.id = x.subscription_id AND NOT s.active"
+    " AND x.state = 'pending' AND (x.lease_until IS NULL OR x.lease_until <= now())"
+    " RETURNING 1),"
+    " spent AS (UPDATE delivery x SET state = 'dead', dead_at = now(), lease_until = NULL,"
+    " lease_token = NULL, last_error = coalesce(x.last_error, 'no outcome was stored')"
+    " FROM subscription s WHERE s.id = x.subscription_id AND s.active AND x.state = 'pending'"
+    " AND x.attempts >= $6::int AND (x.lease_until IS NULL OR x.lease_until <= now())"
+    " RETURNING 1),"
+    " busy AS (SELECT subscription_id, count(*) AS n FROM delivery"
     " WHERE state = 'pending' AND lease_until > now() GROUP BY subscription_id),"
     " cand AS (SELECT d.id, row_number() OVER (PARTITION BY d.subscription_id"
     " ORDER BY d.next_attempt_at, d.id) + coalesce(b.n, 0) AS rank"
     " FROM delivery d LEFT JOIN busy b ON b.subscription_id = d.subscription_id"
-    " WHERE d.state = 'pending' AND d.next_attempt_at <= now()"
+    " WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND d.attempts < $6::int"
     " AND (d.lease_until IS NULL OR d.lease_until <= now())"
+    " AND EXISTS (SELECT 1 FROM subscription s WHERE s.id = d.subscription_id AND s.active)"
     " AND NOT EXISTS (SELECT 1 FROM delivery e WHERE e.subscription_id = d.subscription_id"
     " AND e.alert_id = d.alert_id AND e.state = 'pending' AND e.id < d.id)),"
     " pick AS (SELECT d.id FROM delivery d JOIN cand c ON c.id = d.id WHERE c.rank <= $3::int"
@@ -96,6 +113,7 @@ struct transfer {
 	double created; /* seconds since 1970, when the outbox row was written */
 	struct timespec started;
 	char error[CURL_ERROR_SIZE];
+	bool refused_address; /* the receiver resolved to a private address (not allowed) */
 };
 
 /* A socket curl asked us to watch. */
@@ -163,6 +181,28 @@ static void on_stored(void *arg, int status, const PGresult *res)
 	free_transfer(t);
 }
 
+/* Replaces every byte that is not part of a well-formed UTF-8 character with '?' (curl's
+ * messages may quote a peer's certificate, cut at any byte), so the error can be stored. */
+static void utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p != '\0') {
+		int len = *p < 0x80             ? 1
+		          : (*p & 0xe0) == 0xc0 ? 2
+		          : (*p & 0xf0) == 0xe0 ? 3
+		          : (*p & 0xf8) == 0xf0 ? 4
+		                                : 0;
+		bool ok = len > 0 && !(len == 2 && *p < 0xc2);
+		for (int k = 1; ok && k < len; k++)
+			ok = (p[k] & 0xc0) == 0x80;
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += len;
+	}
+}
+
 /* Records the outcome of one attempt: metrics, log, and the UPDATE of the outbox row. */
 static void finish(struct transfer *t, struct retry_outcome o, long status, double retry_after)
 {
@@ -193,6 +233,7 @@ static void finish(struct transfer *t, struct retry_outcome o, long status, doub
 			         status);
 		else
 			snprintf(error, sizeof(error), "%s", o.reason);
+		utf8_clean(error);
 		bool dead = o.verdict == RETRY_DEAD || t->attempts >= c->delivery_max_attempts;
 		if (dead) {
 			state = "dead";
@@ -264,6 +305,12 @@ static void check_done(struct delivery *dl)
 		bool webhook = strcmp(t->channel, "webhook") == 0;
 		struct retry_outcome o =
 		    webhook ? retry_classify_http(rc, status) : retry_classify_smtp(rc, status);
+		if (t->refused_address) {
+			o = (struct retry_outcome){RETRY_DEAD, "invalid_target"};
+			snprintf(t->error, sizeof(t->error),
+			         "the receiver's address is in a loopback or private network "
+			         "(delivery.allow_private_networks is off)");
+		}
 		if (rc == CURLE_OK)
 			t->error[0] = '\0';
 		else if (t->error[0] == '\0')
@@ -354,6 +401,44 @@ static bool add_header(struct curl_slist **list, const char *name, const char *v
 static const struct retry_outcome no_memory = {RETRY_AGAIN, "network"};
 static const struct retry_outcome ready = {RETRY_DELIVERED, NULL};
 
+/* Whether an address is loopback, private, link-local, shared, multicast or unspecified: where
+ * a webhook must not go unless delivery.allow_private_networks says so (a team lead could
+ * otherwise make the daemon probe the network it runs in). */
+static bool private_address(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr);
+		return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
+		       (a >> 22) == (100u << 2 | 1) || (a >> 16) == (169u << 8 | 254) ||
+		       (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
+		       (a >> 28) >= 14;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			struct sockaddr_in v4 = {.sin_family = AF_INET};
+			memcpy(&v4.sin_addr, a->s6_addr + 12, 4);
+			return private_address((const struct sockaddr *)(const void *)&v4);
+		}
+		return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) ||
+		       IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+		       (a->s6_addr[0] & 0xfe) == 0xfc;
+	}
+	return true;
+}
+
+/* libcurl's socket opener for webhooks: refuses private addresses (see above). */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	struct transfer *t = arg;
+	if (!t->dl->d->config->delivery_allow_private_networks && private_address(&address->addr)) {
+		t->refused_address = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
+
 /* Prepares a webhook POST. Returns `ready`, or why it cannot be sent (t->error says more). */
 static struct retry_outcome setup_webhook(struct transfer *t, const char *target,
                                           const char *secret)
@@ -383,6 +468,8 @@ static struct retry_outcome setup_webhook(struct transfer *t, const char *target
 	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->body);
 	curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(t->body));
 	curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, t);
 	return ready;
 }
 
@@ -442,11 +529,13 @@ static struct retry_outcome setup_email(struct transfer *t, const char *target)
 	curl_easy_setopt(t->easy, CURLOPT_MAIL_RCPT, t->rcpt);
 	curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, t->mime);
+	/* With a password to send, TLS is required whatever smtp.starttls says. */
+	bool login = c->smtp_username[0] != '\0';
 	curl_easy_setopt(t->easy, CURLOPT_USE_SSL,
-	                 strcmp(c->smtp_starttls, "require") == 0 ? (long)CURLUSESSL_ALL
-	                 : strcmp(c->smtp_starttls, "try") == 0   ? (long)CURLUSESSL_TRY
-	                                                          : (long)CURLUSESSL_NONE);
-	if (c->smtp_username[0] != '\0') {
+	                 strcmp(c->smtp_starttls, "require") == 0 || login ? (long)CURLUSESSL_ALL
+	                 : strcmp(c->smtp_starttls, "try") == 0            ? (long)CURLUSESSL_TRY
+	                                                                   : (long)CURLUSESSL_NONE);
+	if (login) {
 		curl_easy_setopt(t->easy, CURLOPT_USERNAME, c->smtp_username);
 		curl_easy_setopt(t->easy, CURLOPT_PASSWORD, c->smtp_password);
 	}
@@ -539,13 +628,15 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 		poll_later(dl, c->delivery_poll_interval_ms);
 		return;
 	}
-	char n[16], lease_s[16], per_sub[16], token[48];
+	char n[16], lease_s[16], per_sub[16], token[48], max_attempts[16];
 	snprintf(n, sizeof(n), "%d", room);
+	snprintf(max_attempts, sizeof(max_attempts), "%d", c->delivery_max_attempts);
 	snprintf(lease_s, sizeof(lease_s), "%d", c->delivery_timeout_s + LEASE_MARGIN_S);
 	snprintf(per_sub, sizeof(per_sub), "%d", c->delivery_max_per_subscription);
 	snprintf(token, sizeof(token), "%s-%llu", dl->instance, dl->claims + 1);
-	const char *params[] = {n, lease_s, per_sub, c->delivery_public_base_url, token};
-	if (db_pool_query(dl->d->db, sql_claim, 5, params, on_claimed, dl) < 0) {
+	const char *params[] = {n,     lease_s,     per_sub, c->delivery_public_base_url,
+	                        token, max_attempts};
+	if (db_pool_query(dl->d->db, sql_claim, 6, params, on_claimed, dl) < 0) {
 		poll_later(dl, c->delivery_poll_interval_ms);
 		return;
 	}
@@ -626,7 +717,8 @@ void delivery_stop(struct delivery *dl)
 
 int delivery_n_inflight(const struct delivery *dl)
 {
-	return dl != NULL ? dl->in_flight : 0;
+	/* A claim being answered counts: its rows are leased, and are started when it comes. */
+	return dl != NULL ? dl->in_flight + (dl->claiming ? 1 : 0) : 0;
 }
 
 void delivery_free(struct delivery *dl)

@@ -50,17 +50,21 @@ const char subscription_sql_deliveries[] =
     " AND ($2::text IS NULL OR d.state = $2) AND ($3::bigint IS NULL OR d.subscription_id = $3)"
     " AND ($4::bigint IS NULL OR d.alert_id = $4))"
     " SELECT json_build_object('deliveries', coalesce((SELECT json_agg(delivery_public(p.d)"
-    " ORDER BY p.id DESC) FROM (SELECT d, id FROM f ORDER BY id DESC LIMIT $5::int"
-    " OFFSET $6::int) p), '[]'), 'total', (SELECT count(*) FROM f))::text";
+    " || CASE WHEN $7::bool THEN '{}' ELSE jsonb_build_object('last_error',"
+    " nullif(split_part((p.d).last_error, ':', 1), '')) END ORDER BY p.id DESC)"
+    " FROM (SELECT d, id FROM f ORDER BY id DESC LIMIT $5::int OFFSET $6::int) p), '[]'),"
+    " 'total', (SELECT count(*) FROM f))::text";
 
 const char subscription_sql_retry[] =
     "WITH cur AS (SELECT id, state FROM delivery WHERE id = $1::bigint"
     " AND ($2::text IS NULL OR organisation = $2) FOR UPDATE),"
     " up AS (UPDATE delivery d SET state = 'pending', attempts = 0, next_attempt_at = now(),"
-    " dead_at = NULL, lease_until = NULL, lease_token = NULL FROM cur"
-    " WHERE d.id = cur.id AND cur.state = 'dead' RETURNING d)"
+    " dead_at = NULL, lease_until = NULL, lease_token = NULL FROM cur, subscription s"
+    " WHERE d.id = cur.id AND cur.state = 'dead' AND s.id = d.subscription_id AND s.active"
+    " RETURNING d)"
     " SELECT (SELECT delivery_public(up.d)::text FROM up), CASE WHEN cur.state <> 'dead'"
-    " THEN 'only a dead delivery can be retried; this one is ' || cur.state END FROM cur";
+    " THEN 'only a dead delivery can be retried; this one is ' || cur.state"
+    " WHEN NOT EXISTS (SELECT 1 FROM up) THEN 'its subscription was removed' END FROM cur";
 
 static const char *const event_names[] = {"alert.raised", "alert.escalated", "alert.state_changed"};
 

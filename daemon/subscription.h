@@ -57,7 +57,9 @@ extern const char subscription_sql_get[];
 extern const char subscription_sql_remove[];
 
 /* $1 organisation or NULL, $2 state or NULL, $3 subscription id or NULL, $4 alert id or NULL,
- * $5 limit, $6 offset. One row: {"deliveries": [...newest first], "total": n}. */
+ * $5 limit, $6 offset, $7 whether the caller may read the receivers' error messages (admins;
+ * others get the reason class only, since those messages describe the network the daemon runs
+ * in). One row: {"deliveries": [...newest first], "total": n}. */
 extern const char subscription_sql_deliveries[];
 
 /* $1 delivery id, $2 organisation or NULL. Puts a dead delivery back to pending with its

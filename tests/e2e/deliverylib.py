@@ -42,7 +42,8 @@ TIMEOUT_S = 2
 FAST = {
     "delivery": {"poll_interval_ms": "100", "timeout_s": str(TIMEOUT_S),
                  "backoff_base_ms": "200", "backoff_max_s": "1", "max_attempts": "3",
-                 "allow_http": "true", "public_base_url": PUBLIC_BASE_URL},
+                 "allow_http": "true", "allow_private_networks": "true",
+                 "public_base_url": PUBLIC_BASE_URL},
     "detect": {"schedule": "false"},
     "daemon": {"shutdown_grace_s": "3"},
 }
