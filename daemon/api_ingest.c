@@ -74,8 +74,17 @@ static const char sql_store[] =
     " ON CONFLICT (area_year, area_code, theme, week, organisation)"
     " DO UPDATE SET persons = need_week_count.persons + EXCLUDED.persons"
     " RETURNING 1"
+    "), logged AS ("
+    " INSERT INTO ingest_log (organisation, source, batch_id, received, stored, rejected)"
+    " SELECT $1, $2, $3, cardinality($4::text[]), (SELECT count(*) FROM ins), 0"
     ")"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM counted)";
+
+/* $1 organisation, $2 source, $3 batch id, $4 received, $5 rejected: a rejected upload, for
+ * the data-quality indicator of the benchmark. */
+static const char sql_log_rejected[] =
+    "INSERT INTO ingest_log (organisation, source, batch_id, received, stored, rejected)"
+    " VALUES ($1, $2, $3, $4::int, 0, $5::int)";
 
 /* $1 area_year[], $2 area_code[], $3 theme[], $4 instrument[], $5 score[]: the references
  * that must exist (and the score range). Returns index (0-based), field, reason, total. */
@@ -225,9 +234,23 @@ static json_t *rejections_json(const struct upload *u)
 	return arr;
 }
 
+static void on_logged(void *arg, int status, const PGresult *res)
+{
+	if (status != 0)
+		log_warn("ingest", "could not log a rejected upload: %s",
+		         status == -EPROTO ? PQresultErrorMessage(res) : "database unavailable");
+}
+
 static void reply_rejected(struct upload *u)
 {
-	char msg[128];
+	char msg[128], received[24], rejected[24];
+	snprintf(received, sizeof(received), "%zu", u->b->n_signals);
+	snprintf(rejected, sizeof(rejected), "%zu", u->rep.n_rejected);
+	const char *params[] = {u->b->organisation, u->b->source, u->b->batch_id, received,
+	                        rejected};
+	/* Counts only, and best effort: the answer to the source does not wait for it. */
+	if (db_pool_query(u->a->d->db, sql_log_rejected, 5, params, on_logged, NULL) < 0)
+		log_warn("ingest", "could not log a rejected upload: database unavailable");
 	snprintf(msg, sizeof(msg), "batch rejected: %zu of %zu signals are invalid",
 	         u->rep.n_rejected, u->b->n_signals);
 	json_t *o =

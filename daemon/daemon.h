@@ -15,6 +15,7 @@
 
 struct api_ingest;
 struct delivery;
+struct report_worker;
 struct scheduler;
 
 struct daemon {
@@ -29,6 +30,7 @@ struct daemon {
 	struct api_ingest *ingest;
 	struct scheduler *scheduler;
 	struct delivery *delivery;
+	struct report_worker *reports;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *drain_timer; /* polls in-flight requests while shutting down */
 	struct timespec drain_deadline;

@@ -6,6 +6,7 @@
 #include "cli_deliveries.h"
 #include "cli_ingest.h"
 #include "cli_initiatives.h"
+#include "cli_report.h"
 #include "cli_subscriptions.h"
 #include "cli_token.h"
 #include "config.h"
@@ -45,6 +46,9 @@ static const char usage_text[] =
     "  deliveries list [--state S] [--organisation ORG]\n"
     "                                   the alert outbox (pending, delivered, dead)\n"
     "  deliveries retry ID...           send dead deliveries again\n"
+    "  report benchmark|effects --period YYYY-Qn [--organisation ORG]\n"
+    "         [--format json|csv|html] [--out FILE]\n"
+    "                                   the published benchmark or effect report\n"
     "  check-config                     validate the configuration and the pseudonym key\n"
     "\n"
     "Options:\n"
@@ -166,7 +170,7 @@ int main(int argc, char **argv)
 	    strcmp(cmd, "token") != 0 && strcmp(cmd, "ingest") != 0 &&
 	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "initiatives") != 0 &&
 	    strcmp(cmd, "subscriptions") != 0 && strcmp(cmd, "deliveries") != 0 &&
-	    strcmp(cmd, "check-config") != 0) {
+	    strcmp(cmd, "report") != 0 && strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "error: unrecognized command: \"%s\"\n\n%s", cmd, usage_text);
 		return 2;
 	}
@@ -193,6 +197,8 @@ int main(int argc, char **argv)
 		rc = cli_subscriptions(cargc, cargv, c);
 	} else if (strcmp(cmd, "deliveries") == 0) {
 		rc = cli_deliveries(cargc, cargv, c);
+	} else if (strcmp(cmd, "report") == 0) {
+		rc = cli_report(cargc, cargv, c);
 	} else {
 		rc = check_config(c, config_path);
 	}

@@ -103,3 +103,20 @@ int pseudonym_rekey_hex(const struct pseudonym_key *k, const char *hex, char out
 	out[64] = '\0';
 	return 0;
 }
+
+uint64_t pseudonym_seed(const struct pseudonym_key *k, const char *label)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int mac_len = 0;
+	uint64_t seed = 0;
+	/* "seed:" keeps these MACs apart from re-keyed pseudonyms (which take 32-byte inputs). */
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "seed:%s", label);
+	if (n > 0 && HMAC(EVP_sha256(), k->bytes, (int)k->len, (const unsigned char *)msg,
+	                  (size_t)(n < (int)sizeof(msg) ? n : (int)sizeof(msg) - 1), mac,
+	                  &mac_len) != NULL) {
+		for (int i = 0; i < 8; i++)
+			seed = seed << 8 | mac[i];
+	}
+	return seed;
+}

@@ -31,4 +31,9 @@ void pseudonym_key_free(struct pseudonym_key *k);
 int pseudonym_rekey_hex(const struct pseudonym_key *k, const char *hex, char out[65])
     __attribute__((warn_unused_result));
 
+/* A secret 64-bit seed for publication `label` (e.g. "benchmark/2026-Q3"): the first 8 bytes
+ * of HMAC-SHA-256(key, "seed:" label). Published figures are randomly rounded with it, so they
+ * are the same on every request, and nobody without the key can tell how a count was rounded. */
+uint64_t pseudonym_seed(const struct pseudonym_key *k, const char *label);
+
 #endif

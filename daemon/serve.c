@@ -8,12 +8,14 @@
 #include "api_health.h"
 #include "api_ingest.h"
 #include "api_initiatives.h"
+#include "api_reports.h"
 #include "api_subscriptions.h"
 #include "cli.h"
 #include "daemon.h"
 #include "delivery.h"
 #include "log.h"
 #include "migrate.h"
+#include "report_worker.h"
 #include "scheduler.h"
 
 #include <errno.h>
@@ -192,7 +194,8 @@ static int start(struct daemon *d)
 	if (d->ingest == NULL || d->scheduler == NULL || api_analysis_start(d) < 0)
 		return -ENOMEM;
 	d->delivery = delivery_start(d);
-	if (d->delivery == NULL)
+	d->reports = report_worker_new(d);
+	if (d->delivery == NULL || d->reports == NULL || api_reports_start(d) < 0)
 		return -ENOMEM;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
@@ -232,6 +235,7 @@ static void stop(struct daemon *d)
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	scheduler_free(d->scheduler);
+	report_worker_free(d->reports);
 	/* The pool first: outcomes of deliveries still being stored are cancelled while the
 	 * delivery worker is there to hear it. */
 	db_pool_free(d->db);

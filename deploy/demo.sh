@@ -126,6 +126,34 @@ curl -s -X PATCH -H "Authorization: Bearer $teamlead_token" \
     -d '{"state": "acknowledged", "note": "besproken in het teamoverleg"}' \
     "$url/v1/alerts/$alert_id" | python3 deploy/demo_show.py state
 
+step "a SYNTHETIC care data set: trajectories, contacts and ZRM measurements of eight organisations"
+python3 deploy/synthetic_care.py --out-dir .wr-local/care
+for f in .wr-local/care/*.csv; do
+    org=$(basename "$f" .csv)
+    token=$("$bin" --config "$conf" token create --role source --organisation "$org" \
+        --source demo-care --name "demo care export")
+    WIJKRADAR_TOKEN=$token "$bin" --config "$conf" ingest --url "$url" --source demo-care \
+        --organisation "$org" --batch-size 5000 "$f" 2>/dev/null
+done
+
+# The last quarter that lies wholly inside the data (which ends with the last complete week).
+period=$(python3 -c 'import datetime as d
+t = d.date.today() - d.timedelta(days=d.date.today().weekday() + 1)
+q = (t.month - 1) // 3
+y, q = (t.year, q) if q > 0 else (t.year - 1, 4)
+print(f"{y}-Q{q}")')
+
+step "wijkradar report benchmark --period $period: one HTML report per organisation"
+"$bin" --config "$conf" report benchmark --period "$period" --out .wr-local/benchmark.html
+analyst_token=$("$bin" --config "$conf" token create --role analyst --organisation kwadrant \
+    --name "demo analyst")
+
+step "GET $url/v1/benchmark?period=$period&format=csv as kwadrant's analyst (own figures, peer median)"
+curl -s -H "Authorization: Bearer $analyst_token" "$url/v1/benchmark?period=$period&format=csv" |
+    cut -d, -f3,6,7,9 | head -n 8
+echo "..."
+echo "open .wr-local/benchmark-kwadrant.html in a browser for the charts"
+
 step "GET $url/metrics (excerpt)"
 curl -s "$url/metrics" | grep -E '^wijkradar_(ingest_signals_total|analysis_runs_total|alerts_raised_total|db_connections_up)'
 
