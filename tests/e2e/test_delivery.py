@@ -1207,3 +1207,72 @@ def test_email_without_smtp_url_is_retried_as_not_configured(w):
     assert w.counter("wijkradar_deliveries_failed_total", channel="email",
                      reason="not_configured") == 3
     assert sink.attempts == []
+
+
+# --- review fixes: the network guard, removed subscriptions, spent attempts -------------------
+
+def test_private_addresses_are_refused_unless_allowed(w):
+    """With delivery.allow_private_networks off, a webhook to 127.0.0.1 is dead at once
+    (invalid_target) and nothing reaches the receiver; a team lead sees only the reason
+    class, an admin the whole message."""
+    w.start({"delivery": {"allow_private_networks": "false"}})
+    r = w.webhook()
+    w.subscribe(r)
+    dv.raise_alert(w.db, A, OUD_OOST, "EENZAAM")
+    row = w.wait_rows("the delivery to be dead", lambda rows: rows and
+                      rows[0]["state"] == "dead", receivers=[r])[0]
+    assert row["attempts"] == 1, w.describe(r)
+    assert row["last_error"].startswith("invalid_target: "), row
+    assert "allow_private_networks" in row["last_error"], row
+    w.quiet(0.5)
+    assert r.requests == [], f"a refused address received a request\n{w.describe(r)}"
+    lead = only(w.deliveries(key="teamlead_a")["deliveries"], "team lead's deliveries")
+    assert lead["last_error"] == "invalid_target", lead
+    admin = only(w.deliveries(key="admin")["deliveries"], "admin's deliveries")
+    assert admin["last_error"] == row["last_error"], admin
+    assert w.counter("wijkradar_deliveries_failed_total", channel="webhook",
+                     reason="invalid_target") == 1
+
+
+def test_alert_committed_during_removal_is_cancelled_not_sent(w):
+    """A delivery of a subscription that is no longer active (written by an alert transaction
+    that committed after the removal) is cancelled by the claim, never sent, and cannot be
+    retried."""
+    w.start()
+    r = w.webhook()
+    sub = w.subscribe(r)
+    # The race, made deterministic: the alert commits after the subscription was made
+    # inactive without its deliveries being cancelled (as a concurrent removal leaves it).
+    conn = dv.connect(w.db)
+    try:
+        aid, _ = dv.insert_alert(conn.cursor(), A, OUD_OOST, "EENZAAM")
+        w.db.query("UPDATE subscription SET active = false, removed_at = now() WHERE id = %s",
+                   (sub["id"],))
+        conn.commit()
+    finally:
+        conn.close()
+    row = w.wait_rows("the delivery to be cancelled", lambda rows: rows and
+                      rows[0]["state"] == "cancelled", receivers=[r])[0]
+    assert row["attempts"] == 0, row
+    assert r.requests == [], f"a removed subscription received an alert\n{w.describe(r)}"
+    w.db.query("UPDATE delivery SET state = 'dead' WHERE id = %s", (row["id"],))
+    reply = w.call("PATCH", f"/v1/deliveries/{row['id']}", "admin", {"state": "pending"})
+    body = dl.reply(reply, 409, "conflict")
+    assert "subscription was removed" in body["error"], body
+
+
+def test_deliveries_out_of_attempts_without_an_outcome_become_dead(w):
+    """A pending delivery whose attempts ran out (its outcomes were never stored: the daemon
+    died each time) is given up by the claim instead of being sent for ever."""
+    w.start({"delivery": {"enabled": "false"}})
+    r = w.webhook()
+    w.subscribe(r)
+    dv.raise_alert(w.db, A, OUD_OOST, "EENZAAM")
+    row = only(dv.delivery_rows(w.db), "deliveries")
+    w.db.query("UPDATE delivery SET attempts = 3 WHERE id = %s", (row["id"],))
+    w.d.stop()
+    w.config()  # delivery enabled again (max_attempts 3)
+    w.serve()
+    row = w.wait_state(row["id"], "dead", receivers=[r])
+    assert row["attempts"] == 3 and row["last_error"] == "no outcome was stored", row
+    assert r.requests == [], w.describe(r)
