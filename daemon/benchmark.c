@@ -92,8 +92,7 @@ static enum dc_reason count(const char *org, const char *name, long n, uint64_t 
 	return dc_count(n, seed, key, out);
 }
 
-static struct figure percent(const char *org, const char *id, long part, long whole,
-                             uint64_t seed)
+static struct figure percent(const char *org, const char *id, long part, long whole, uint64_t seed)
 {
 	struct figure f = {NAN, DC_SHOWN, false, 0};
 	char name[96];
@@ -137,26 +136,40 @@ static struct figure quantile(const double *v, size_t n, double q)
 	return f;
 }
 
-static struct figure compute(const struct report_data *d, const struct report_org *o,
-                             enum ind i, uint64_t seed)
+static struct figure compute(const struct report_data *d, const struct report_org *o, enum ind i,
+                             uint64_t seed)
 {
 	const char *org = o->organisation, *id = defs[i].id;
 	struct figure f = {NAN, DC_SHOWN, false, 0};
 	struct effect_params ep = params_of(d);
 	struct effect_result er;
 	switch (i) {
-	case I_REACH: return rate(org, id, o->persons, o->population, seed);
-	case I_COLLECTIVE_REACH: return rate(org, id, o->collective_persons, o->population, seed);
-	case I_BLENDED: return percent(org, id, o->blended, o->with_contacts, seed);
-	case I_COLLECTIVE: return percent(org, id, o->collective, o->with_contacts, seed);
-	case I_ONLINE: return percent(org, id, o->online, o->with_contacts, seed);
-	case I_ALERTS: f.value = (double)o->alerts; return f;
-	case I_INITIATIVES: f.value = (double)o->initiatives; return f;
-	case I_WAIT_MEDIAN: return quantile(o->waits, o->n_waits, 0.5);
-	case I_WAIT_P90: return quantile(o->waits, o->n_waits, 0.9);
-	case I_DURATION_MEDIAN: return quantile(o->durations, o->n_durations, 0.5);
-	case I_DURATION_P90: return quantile(o->durations, o->n_durations, 0.9);
-	case I_WITH_PAIR: return percent(org, id, o->closed_with_pair, o->closed, seed);
+	case I_REACH:
+		return rate(org, id, o->persons, o->population, seed);
+	case I_COLLECTIVE_REACH:
+		return rate(org, id, o->collective_persons, o->population, seed);
+	case I_BLENDED:
+		return percent(org, id, o->blended, o->with_contacts, seed);
+	case I_COLLECTIVE:
+		return percent(org, id, o->collective, o->with_contacts, seed);
+	case I_ONLINE:
+		return percent(org, id, o->online, o->with_contacts, seed);
+	case I_ALERTS:
+		f.value = (double)o->alerts;
+		return f;
+	case I_INITIATIVES:
+		f.value = (double)o->initiatives;
+		return f;
+	case I_WAIT_MEDIAN:
+		return quantile(o->waits, o->n_waits, 0.5);
+	case I_WAIT_P90:
+		return quantile(o->waits, o->n_waits, 0.9);
+	case I_DURATION_MEDIAN:
+		return quantile(o->durations, o->n_durations, 0.5);
+	case I_DURATION_P90:
+		return quantile(o->durations, o->n_durations, 0.9);
+	case I_WITH_PAIR:
+		return percent(org, id, o->closed_with_pair, o->closed, seed);
 	case I_OUTCOME_CHANGE:
 		f.denominator = (double)o->pairs.n;
 		f.reason = dc_mean((long)o->pairs.n, &f.indicative);
@@ -171,9 +184,12 @@ static struct figure compute(const struct report_data *d, const struct report_or
 		return percent(org, id, (long)er.n_improved, (long)o->pairs.n, seed);
 	case I_REREGISTERED:
 		return percent(org, id, o->reregistered, o->closed_year_before, seed);
-	case I_REJECTED: return records(o->rejected, o->received);
-	case I_INCOMPLETE: return records(o->incomplete, o->care_signals);
-	default: return f;
+	case I_REJECTED:
+		return records(o->rejected, o->received);
+	case I_INCOMPLETE:
+		return records(o->incomplete, o->care_signals);
+	default:
+		return f;
 	}
 }
 
@@ -259,23 +275,33 @@ static json_t *notes_json(void)
 	return notes;
 }
 
-json_t *benchmark_build(const struct report_data *d, const char *org, uint64_t seed)
+/* The organisation `org` in d and its index (d->n_orgs when it has no data: then `empty`,
+ * filled with its name and no figures). */
+static const struct report_org *own_org(const struct report_data *d, const char *org,
+                                        struct report_org *empty, size_t *own)
 {
 	const struct report_org *o = report_data_org(d, org);
-	size_t own = o != NULL ? (size_t)(o - d->orgs) : d->n_orgs;
+	*own = o != NULL ? (size_t)(o - d->orgs) : d->n_orgs;
+	if (o != NULL)
+		return o;
+	memset(empty, 0, sizeof(*empty));
+	snprintf(empty->organisation, sizeof(empty->organisation), "%s", org);
+	return empty;
+}
+
+json_t *benchmark_build(const struct report_data *d, const char *org, uint64_t seed)
+{
 	struct report_org empty;
-	memset(&empty, 0, sizeof(empty));
-	snprintf(empty.organisation, sizeof(empty.organisation), "%s", org);
-	if (o == NULL)
-		o = &empty;
+	size_t own;
+	const struct report_org *o = own_org(d, org, &empty, &own);
 	json_t *list = json_array();
 	for (int i = 0; i < N_IND; i++) {
 		int decimals = defs[i].kind == K_PLAIN ? 0 : 1;
 		struct figure f = compute(d, o, (enum ind)i, seed);
 		json_t *own_json = figure_json(f.value, f.reason, f.indicative, decimals);
 		json_t *item = json_pack("{s:s, s:s, s:s, s:o, s:o}", "id", defs[i].id, "label",
-		                         defs[i].label, "unit", defs[i].unit, "own", own_json, "peer",
-		                         peer_json(d, own, (enum ind)i, seed, decimals));
+		                         defs[i].label, "unit", defs[i].unit, "own", own_json,
+		                         "peer", peer_json(d, own, (enum ind)i, seed, decimals));
 		if (item == NULL)
 			continue;
 		if ((defs[i].kind == K_RATE || defs[i].kind == K_PERCENT ||
@@ -283,12 +309,13 @@ json_t *benchmark_build(const struct report_data *d, const char *org, uint64_t s
 		    f.reason == DC_SHOWN)
 			json_object_set_new(item, "funnel",
 			                    json_pack("{s:f, s:i}", "denominator", f.denominator,
-			                              "scale", defs[i].kind == K_RATE ? 1000 : 100));
+			                              "scale",
+			                              defs[i].kind == K_RATE ? 1000 : 100));
 		json_array_append_new(list, item);
 	}
 	return json_pack("{s:s, s:s, s:s, s:i, s:o, s:o}", "report", "benchmark", "period",
-	                 d->period.label, "organisation", org, "organisations",
-	                 (int)d->n_orgs, "indicators", list, "notes", notes_json());
+	                 d->period.label, "organisation", org, "organisations", (int)d->n_orgs,
+	                 "indicators", list, "notes", notes_json());
 }
 
 /* --- effects ------------------------------------------------------------------------------- */
@@ -434,13 +461,9 @@ static json_t *comparison_json(const struct report_org *o, int t, const enum dc_
 
 json_t *effects_build(const struct report_data *d, const char *org, uint64_t seed)
 {
-	const struct report_org *o = report_data_org(d, org);
-	size_t own = o != NULL ? (size_t)(o - d->orgs) : d->n_orgs;
 	struct report_org empty;
-	memset(&empty, 0, sizeof(empty));
-	snprintf(empty.organisation, sizeof(empty.organisation), "%s", org);
-	if (o == NULL)
-		o = &empty;
+	size_t own;
+	const struct report_org *o = own_org(d, org, &empty, &own);
 	size_t total_pairs = 0;
 	for (size_t k = 0; k < d->n_orgs; k++)
 		total_pairs += d->orgs[k].pairs.n;
@@ -450,7 +473,8 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 	long *value = calloc(cells, sizeof(*value));
 	size_t *members = calloc(cells * 2, sizeof(*members));
 	struct dc_group *groups = calloc(rows + cols, sizeof(*groups));
-	double *b = malloc((total_pairs + 1) * sizeof(*b)), *a = malloc((total_pairs + 1) * sizeof(*a));
+	double *b = malloc((total_pairs + 1) * sizeof(*b)),
+	       *a = malloc((total_pairs + 1) * sizeof(*a));
 	int *mode = malloc((total_pairs + 1) * sizeof(*mode));
 	json_t *effects = json_array(), *comparisons = json_array(), *out = NULL;
 	if (reason == NULL || value == NULL || members == NULL || groups == NULL || b == NULL ||
@@ -462,7 +486,8 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 			size_t n = select_pairs(o, t, m, b, a, NULL);
 			bool indicative;
 			value[r * cols + c] = (long)n;
-			reason[r * cols + c] = n <= DC_SECRET_MAX ? DC_SECRET : dc_mean((long)n, &indicative);
+			reason[r * cols + c] =
+			    n <= DC_SECRET_MAX ? DC_SECRET : dc_mean((long)n, &indicative);
 		}
 	}
 	/* Additive groups: each row's modes add up to its "all"; each column's themes too. */
@@ -476,7 +501,8 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 	for (size_t c = 0; c < cols; c++) {
 		for (size_t r = 0; r + 1 < rows; r++)
 			members[used + r] = r * cols + c;
-		groups[rows + c] = (struct dc_group){members + used, rows - 1, (rows - 1) * cols + c};
+		groups[rows + c] =
+		    (struct dc_group){members + used, rows - 1, (rows - 1) * cols + c};
 		used += rows - 1;
 	}
 	dc_secondary(reason, value, cells, groups, rows + cols);
@@ -486,7 +512,8 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 		const char *theme = t < 0 ? "ALL" : d->themes[t];
 		for (size_t c = 0; c < cols; c++) {
 			int m = (int)c;
-			const char *mname = m == ALL_MODES ? "all" : report_mode_name((enum report_mode)m);
+			const char *mname =
+			    m == ALL_MODES ? "all" : report_mode_name((enum report_mode)m);
 			char key[96];
 			snprintf(key, sizeof(key), "effects/%s/%s", theme, mname);
 			size_t n = select_pairs(o, t, m, b, a, NULL);
@@ -502,7 +529,8 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 			}
 			json_object_set_new(cell, "theme", json_string(theme));
 			json_object_set_new(cell, "mode", json_string(mname));
-			json_object_set_new(cell, "peer", peer_effect_json(d, own, t, m, &ep, b, a));
+			json_object_set_new(cell, "peer",
+			                    peer_effect_json(d, own, t, m, &ep, b, a));
 			json_array_append_new(effects, cell);
 		}
 		json_t *cmp = comparison_json(o, t, reason + r * cols, cols, b, a, mode, ep.level);

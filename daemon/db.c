@@ -341,3 +341,21 @@ int db_conn_query(struct db_conn *c, const char *sql, int n_params, const char *
 	arm_io(c, EV_READ | EV_WRITE);
 	return 0;
 }
+
+PGconn *db_connect_blocking(const char *conninfo, const char *app, const char *options,
+                            struct err *e)
+{
+	const char *const keys[] = {"dbname", "application_name", "connect_timeout", "options",
+	                            NULL};
+	const char *const values[] = {conninfo, app, "10", options, NULL};
+	PGconn *conn = PQconnectdbParams(keys, values, 1);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(conn);
+		err_set(e, 503, "database_unavailable", "could not connect to database: %.*s",
+		        (int)strcspn(msg, "\n"), msg);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, db_notice_to_log, NULL);
+	return conn;
+}

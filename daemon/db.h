@@ -10,6 +10,8 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
+#include "err.h"
+
 struct db_conn;
 
 /* Result of one query. status 0: `res` is the last result (PGRES_COMMAND_OK or
@@ -55,5 +57,11 @@ int db_conn_query(struct db_conn *c, const char *sql, int n_params, const char *
 /* A libpq notice processor that sends server notices (for example "relation already exists,
  * skipping") to the debug log instead of stderr. For PQsetNoticeProcessor. */
 void db_notice_to_log(void *arg, const char *message);
+
+/* A blocking connection for a worker thread (analysis, reports): `application_name` `app`, a
+ * 10 s connect timeout, server `options` (e.g. "-c statement_timeout=900s"), notices to the
+ * debug log. Returns it, or NULL with `e` set (503 database_unavailable). */
+PGconn *db_connect_blocking(const char *conninfo, const char *app, const char *options,
+                            struct err *e);
 
 #endif

@@ -39,18 +39,8 @@ static void *run(void *arg)
 	struct job *j = arg;
 	char options[64];
 	snprintf(options, sizeof(options), "-c statement_timeout=%ds", j->timeout_s);
-	const char *const keys[] = {"dbname", "application_name", "connect_timeout", "options",
-	                            NULL};
-	const char *const values[] = {j->conninfo, "wijkradar-report", "10", options, NULL};
-	PGconn *conn = PQconnectdbParams(keys, values, 1);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(conn);
-		err_set(&j->e, 503, "database_unavailable", "could not connect to database: %.*s",
-		        (int)strcspn(msg, "\n"), msg);
-		j->rc = -EIO;
-	} else {
-		j->rc = report_make(conn, &j->rq, &j->text, &j->e);
-	}
+	PGconn *conn = db_connect_blocking(j->conninfo, "wijkradar-report", options, &j->e);
+	j->rc = conn != NULL ? report_make(conn, &j->rq, &j->text, &j->e) : -EIO;
 	PQfinish(conn);
 	event_active(j->done, EV_READ, 0);
 	return NULL;
@@ -117,7 +107,8 @@ int report_worker_submit(struct report_worker *w, const struct report_request *r
 	struct job *j = calloc(1, sizeof(*j));
 	if (j == NULL)
 		return -ENOMEM;
-	*j = (struct job){.w = w, .rq = *rq, .timeout_s = c->report_timeout_s, .cb = cb, .arg = arg};
+	*j =
+	    (struct job){.w = w, .rq = *rq, .timeout_s = c->report_timeout_s, .cb = cb, .arg = arg};
 	j->conninfo = strdup(c->db_conninfo);
 	j->done = event_new(w->d->base, -1, 0, on_done, j);
 	if (j->conninfo == NULL || j->done == NULL ||

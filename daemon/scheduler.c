@@ -46,18 +46,11 @@ static void *worker(void *arg)
 	struct job *j = &s->job;
 	/* Bounded waits: a run must not hang on a lock or a dead server, and shutdown cancels
 	 * the statement in progress (scheduler_free). */
-	const char *const keys[] = {"dbname", "application_name", "connect_timeout", "options",
-	                            NULL};
-	const char *const values[] = {j->conninfo, "wijkradar-analysis", "10",
-	                              "-c lock_timeout=60s -c statement_timeout=900s", NULL};
-	PGconn *conn = PQconnectdbParams(keys, values, 1);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		const char *msg = PQerrorMessage(conn);
-		err_set(&j->e, 503, "database_unavailable", "could not connect to database: %.*s",
-		        (int)strcspn(msg, "\n"), msg);
+	PGconn *conn = db_connect_blocking(j->conninfo, "wijkradar-analysis",
+	                                   "-c lock_timeout=60s -c statement_timeout=900s", &j->e);
+	if (conn == NULL) {
 		j->rc = -EIO;
 	} else {
-		PQsetNoticeProcessor(conn, db_notice_to_log, NULL);
 		pthread_mutex_lock(&s->cancel_lock);
 		s->cancel = PQgetCancel(conn);
 		pthread_mutex_unlock(&s->cancel_lock);

@@ -39,6 +39,9 @@ def alert(a):
 
 
 def state(a):
+    if "error" in a:
+        print(f"not changed: {a['error']} (a demo run before did it already)")
+        return
     events = ", ".join(e["kind"] + (" -> " + e["to"] if e["to"] else "") for e in a["events"])
     print(f"state: {a['state']} | events: {events}")
 

@@ -3,6 +3,7 @@
  * and NaN edges, and the -EINVAL paths. Every hand-computed upper bound and alarm below was
  * also checked against earsC (R 4.2.2, surveillance 1.20.3). */
 #include "ears.h"
+#include "tsv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -47,24 +48,6 @@ static void series_set_free(struct series_set *set)
 	set->n = 0;
 }
 
-/* Splits `line` in place at tabs (dropping the line end) into at most `max` fields;
- * returns the number of fields. */
-static size_t split_tabs(char *line, char **field, size_t max)
-{
-	line[strcspn(line, "\r\n")] = '\0';
-	size_t n = 0;
-	char *p = line;
-	while (n < max) {
-		field[n++] = p;
-		char *tab = strchr(p, '\t');
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	return n;
-}
-
 /* strtod of a whole field; fails the test on trailing garbage. */
 static double number(const char *s)
 {
@@ -93,7 +76,7 @@ static void load_series(struct series_set *set)
 	char *field[MAX_FIELDS] = {NULL};
 	assert_non_null(fgets(line, sizeof(line), f)); /* header */
 	while (fgets(line, sizeof(line), f) != NULL) {
-		assert_int_equal(split_tabs(line, field, MAX_FIELDS), 4);
+		assert_int_equal(tsv_split(line, field, MAX_FIELDS), 4);
 		struct series *s = series_find(set, field[0]);
 		if (s == NULL) {
 			assert_true(set->n < MAX_SERIES);
@@ -149,13 +132,13 @@ static void test_golden(void **state)
 	char line[512];
 	char *field[MAX_FIELDS] = {NULL};
 	assert_non_null(fgets(line, sizeof(line), f));
-	assert_int_equal(split_tabs(line, field, MAX_FIELDS), 9);
+	assert_int_equal(tsv_split(line, field, MAX_FIELDS), 9);
 	assert_string_equal(field[7], "upperbound");
 
 	size_t rows = 0, non_finite = 0, alarms = 0, undecided = 0;
 	double worst = 0.0;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		assert_int_equal(split_tabs(line, field, MAX_FIELDS), 9);
+		assert_int_equal(tsv_split(line, field, MAX_FIELDS), 9);
 		struct series *s = series_find(&set, field[0]);
 		if (s == NULL)
 			fail_msg("series \"%s\" not in series.tsv", field[0]);

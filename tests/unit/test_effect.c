@@ -4,6 +4,7 @@
  * hand-worked cases, the zero-variance and n = 2 edges, the strict RCI threshold and the -EINVAL
  * paths. */
 #include "effect.h"
+#include "tsv.h"
 
 #include <errno.h>
 #include <math.h>
@@ -73,23 +74,6 @@ struct diff {
 	size_t compared, both_nan;
 };
 
-/* Splits `line` in place at tabs (dropping the line end) into at most `max` fields. */
-static size_t split_tabs(char *line, char **field, size_t max)
-{
-	line[strcspn(line, "\r\n")] = '\0';
-	size_t n = 0;
-	char *p = line;
-	while (n < max) {
-		field[n++] = p;
-		char *tab = strchr(p, '\t');
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	return n;
-}
-
 /* strtod of a whole field ("nan", "inf" included); fails the test on trailing garbage. */
 static double number(const char *s)
 {
@@ -108,7 +92,7 @@ static void table_open(struct table *t, const char *path)
 		fail_msg("cannot open %s", path);
 	if (fgets(t->head, sizeof(t->head), t->f) == NULL)
 		fail_msg("%s is empty", path);
-	t->n_cols = split_tabs(t->head, t->col, MAX_FIELDS);
+	t->n_cols = tsv_split(t->head, t->col, MAX_FIELDS);
 }
 
 /* Reads the next row; false at the end of the file. */
@@ -116,7 +100,7 @@ static bool table_next(struct table *t)
 {
 	if (fgets(t->line, sizeof(t->line), t->f) == NULL)
 		return false;
-	if (split_tabs(t->line, t->field, MAX_FIELDS) != t->n_cols)
+	if (tsv_split(t->line, t->field, MAX_FIELDS) != t->n_cols)
 		fail_msg("%s: row with a wrong number of fields", t->path);
 	return true;
 }

@@ -2,6 +2,7 @@
  * with a brute-force scan, a planted cluster, the rate of false alarms under the null, the
  * p-value and recurrence interval, secondary clusters, determinism, edges and bad input. */
 #include "scan.h"
+#include "tsv.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -169,22 +170,6 @@ static void assert_close(double got, double want, double tol, const char *what)
 
 #define MAX_FIELDS 16
 
-/* Splits `line` at tabs in place; returns the number of fields. */
-static size_t split_tabs(char *line, char **field, size_t max)
-{
-	size_t n = 0;
-	char *p = line;
-	while (n < max) {
-		field[n++] = p;
-		char *tab = strchr(p, '\t');
-		if (tab == NULL)
-			break;
-		*tab = '\0';
-		p = tab + 1;
-	}
-	return n;
-}
-
 /* Parses a comma-separated list of numbers into v (at most max); returns how many. */
 static size_t parse_list(const char *s, double *v, size_t max)
 {
@@ -282,7 +267,7 @@ static void test_hand_cases(void **state)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
-		size_t n = split_tabs(line, field, MAX_FIELDS);
+		size_t n = tsv_split(line, field, MAX_FIELDS);
 		if (strcmp(field[0], "case") == 0) {
 			assert_int_equal(n, 4);
 			assert_false(open);
