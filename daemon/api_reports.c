@@ -31,8 +31,7 @@ static void on_made(void *arg, int status, char *text, const struct err *e)
 	free(pe);
 }
 
-static void authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
-                   void *arg)
+static void authed(struct daemon *d, struct http_req *hr, const struct auth_principal *p, void *arg)
 {
 	const enum report_kind *kind = arg;
 	struct report_request rq = {.kind = *kind, .format = REPORT_JSON};
@@ -52,8 +51,8 @@ static void authed(struct daemon *d, struct http_req *hr, const struct auth_prin
 		api_bad_param(hr, "instrument", "expected an instrument code such as ZRM");
 		return;
 	}
-	const char *org = api_write_scope(hr, p, http_req_query(hr, "organisation"),
-	                                  "read the reports");
+	const char *org =
+	    api_write_scope(hr, p, http_req_query(hr, "organisation"), "read the reports");
 	if (org == NULL)
 		return;
 	if (strlen(org) >= sizeof(rq.organisation)) {

@@ -50,10 +50,12 @@ static int write_out(const char *path, const char *text)
 
 int cli_report(int argc, char **argv, const struct config *c)
 {
-	static const struct option opts[] = {
-	    {"period", required_argument, NULL, 'p'},     {"organisation", required_argument, NULL, 'o'},
-	    {"format", required_argument, NULL, 'f'},     {"instrument", required_argument, NULL, 'i'},
-	    {"out", required_argument, NULL, 'w'},        {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"period", required_argument, NULL, 'p'},
+	                                     {"organisation", required_argument, NULL, 'o'},
+	                                     {"format", required_argument, NULL, 'f'},
+	                                     {"instrument", required_argument, NULL, 'i'},
+	                                     {"out", required_argument, NULL, 'w'},
+	                                     {NULL, 0, NULL, 0}};
 	struct report_request rq = {.format = REPORT_JSON};
 	const char *period = NULL, *org = NULL, *out = NULL, *instrument = c->report_instrument;
 	int opt;
@@ -68,15 +70,24 @@ int cli_report(int argc, char **argv, const struct config *c)
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case 'p': period = optarg; break;
-		case 'o': org = optarg; break;
+		case 'p':
+			period = optarg;
+			break;
+		case 'o':
+			org = optarg;
+			break;
 		case 'f':
 			if (report_format_parse(optarg, &rq.format) < 0)
 				return usage();
 			break;
-		case 'i': instrument = optarg; break;
-		case 'w': out = optarg; break;
-		default: return usage();
+		case 'i':
+			instrument = optarg;
+			break;
+		case 'w':
+			out = optarg;
+			break;
+		default:
+			return usage();
 		}
 	}
 	if (optind != argc || period == NULL || report_period_parse(period, &rq.period) < 0 ||
@@ -128,7 +139,8 @@ int cli_report(int argc, char **argv, const struct config *c)
 		if (write_out(dest, text) < 0)
 			rc = 1;
 		else if (dest != NULL)
-			fprintf(stderr, "wrote %s (%s, %s)\n", dest, rq.organisation, rq.period.label);
+			fprintf(stderr, "wrote %s (%s, %s)\n", dest, rq.organisation,
+			        rq.period.label);
 		free(text);
 	}
 	if (rc == 0 && n == 0)

@@ -45,9 +45,11 @@ int report_render(const struct report_data *d, const struct report_request *rq, 
 		effects = effects_build(d, rq->organisation, rq->seed);
 	const json_t *one = rq->kind == REPORT_BENCHMARK ? bench : effects;
 	if (one != NULL) {
-		*out = rq->format == REPORT_HTML  ? report_html(bench, effects)
-		       : rq->format == REPORT_CSV ? report_csv(one)
-		                                  : json_dumps(one, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+		*out = rq->format == REPORT_HTML ? report_html(bench, effects)
+		       : rq->format == REPORT_CSV
+		           ? report_csv(one)
+		           : json_dumps(one, JSON_INDENT(1) | JSON_PRESERVE_ORDER |
+		                                 JSON_REAL_PRECISION(12));
 	}
 	json_decref(bench);
 	json_decref(effects);

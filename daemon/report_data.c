@@ -9,18 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IN_PERIOD(col) col " >= $1::date - 3 AND " col " < $2::date - 3"
-
 /* Persons reached, and of them with a group contact. */
 static const char sql_reach[] =
     "SELECT organisation, count(DISTINCT subject), count(DISTINCT subject) FILTER (WHERE"
-    " kind = 'contact' AND mode = 'group') FROM signal WHERE kind IN ('need', 'contact') AND "
-    IN_PERIOD("week") " GROUP BY 1";
+    " kind = 'contact' AND mode = 'group') FROM signal WHERE kind IN ('need', 'contact') AND week "
+    ">= $1::date - 3 AND week < $2::date - 3 GROUP BY 1";
 
 /* Inhabitants of the areas each organisation reported in the period. */
 static const char sql_population[] =
     "SELECT o.organisation, coalesce(sum(a.population), 0) FROM (SELECT DISTINCT organisation,"
-    " area_year, area_code FROM signal WHERE " IN_PERIOD("week") ") o JOIN area a"
+    " area_year, area_code FROM signal WHERE week >= $1::date - 3 AND week < $2::date - 3) o JOIN "
+    "area a"
     " ON a.year = o.area_year AND a.code = o.area_code GROUP BY 1";
 
 /* Trajectories (persons without one) with contacts in the period, by the modes they used. */
@@ -28,7 +27,8 @@ static const char sql_modes[] =
     "SELECT organisation, count(*), count(*) FILTER (WHERE n > 1), count(*) FILTER (WHERE g),"
     " count(*) FILTER (WHERE o) FROM (SELECT organisation, coalesce(trajectory, subject),"
     " count(DISTINCT mode) AS n, bool_or(mode = 'group') AS g, bool_or(mode = 'online') AS o"
-    " FROM signal WHERE kind = 'contact' AND " IN_PERIOD("week") " GROUP BY 1, 2) x GROUP BY 1";
+    " FROM signal WHERE kind = 'contact' AND week >= $1::date - 3 AND week < $2::date - 3 GROUP BY "
+    "1, 2) x GROUP BY 1";
 
 /* Alerts raised in the period, and alerts moved to initiative_started in it. */
 static const char sql_alerts[] =
@@ -50,11 +50,11 @@ static const char sql_trajectories[] =
     " n AS (SELECT *, lead(opened) OVER (PARTITION BY organisation, subject"
     " ORDER BY opened NULLS LAST) AS next_opened FROM t)"
     " SELECT organisation,"
-    " array_to_string(array_agg((first_contact - opened) / 7) FILTER (WHERE " IN_PERIOD(
-        "opened") " AND first_contact >= opened), ','),"
-    " array_to_string(array_agg((closed - opened) / 7) FILTER (WHERE " IN_PERIOD(
-        "closed") " AND closed >= opened), ','),"
-    " count(*) FILTER (WHERE " IN_PERIOD("closed") "),"
+    " array_to_string(array_agg((first_contact - opened) / 7) FILTER (WHERE opened >= $1::date - 3 "
+    "AND opened < $2::date - 3 AND first_contact >= opened), ','),"
+    " array_to_string(array_agg((closed - opened) / 7) FILTER (WHERE closed >= $1::date - 3 AND "
+    "closed < $2::date - 3 AND closed >= opened), ','),"
+    " count(*) FILTER (WHERE closed >= $1::date - 3 AND closed < $2::date - 3),"
     " count(*) FILTER (WHERE closed >= $1::date - 367 AND closed < $2::date - 367),"
     " count(*) FILTER (WHERE closed >= $1::date - 367 AND closed < $2::date - 367"
     " AND next_opened > closed AND next_opened <= closed + 364)"
@@ -71,7 +71,8 @@ static const char sql_pairs[] =
     " GROUP BY 1, 2, 3),"
     " p AS (SELECT organisation, trajectory, avg(b) AS b, avg(a) AS a FROM m"
     " WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY 1, 2),"
-    " t AS (SELECT organisation, trajectory, (array_agg(subject))[1] AS subject, min(theme) AS theme,"
+    " t AS (SELECT organisation, trajectory, (array_agg(subject))[1] AS subject, min(theme) AS "
+    "theme,"
     " max(week) FILTER (WHERE kind = 'trajectory' AND event = 'closed') AS closed,"
     " count(DISTINCT mode) AS n_modes, min(mode) AS mode FROM signal"
     " WHERE trajectory IS NOT NULL AND kind IN ('trajectory', 'contact', 'outcome')"
@@ -79,8 +80,8 @@ static const char sql_pairs[] =
     " SELECT DISTINCT ON (p.organisation, t.subject) p.organisation, t.theme,"
     " CASE WHEN t.n_modes > 1 THEN 'blended' ELSE coalesce(t.mode, 'none') END, p.b, p.a,"
     " count(*) OVER (PARTITION BY p.organisation)"
-    " FROM p JOIN t USING (organisation, trajectory) WHERE " IN_PERIOD("t.closed")
-    " ORDER BY p.organisation, t.subject, t.closed DESC, t.trajectory";
+    " FROM p JOIN t USING (organisation, trajectory) WHERE t.closed >= $1::date - 3 AND t.closed < "
+    "$2::date - 3 ORDER BY p.organisation, t.subject, t.closed DESC, t.trajectory";
 
 /* Records uploaded in the period and rejected. */
 static const char sql_uploads[] =
@@ -90,13 +91,13 @@ static const char sql_uploads[] =
 /* Contacts and outcomes of the period, and of them without a trajectory. */
 static const char sql_incomplete[] =
     "SELECT organisation, count(*), count(*) FILTER (WHERE trajectory IS NULL) FROM signal"
-    " WHERE kind IN ('contact', 'outcome') AND " IN_PERIOD("week") " GROUP BY 1";
+    " WHERE kind IN ('contact', 'outcome') AND week >= $1::date - 3 AND week < $2::date - 3 GROUP "
+    "BY 1";
 
 static const char sql_instrument[] =
     "SELECT coalesce(reliability, 0.8), higher_is_better FROM instrument WHERE code = $1";
 
-static const char *const mode_names[N_MODES] = {"individual", "online", "group", "blended",
-                                                "none"};
+static const char *const mode_names[N_MODES] = {"individual", "online", "group", "blended", "none"};
 
 const char *report_mode_name(enum report_mode m)
 {
@@ -238,8 +239,17 @@ static int add_pair(struct report_pairs *p, double before, double after, int mod
 	return 0;
 }
 
-enum query { Q_REACH, Q_POPULATION, Q_MODES, Q_ALERTS, Q_TRAJECTORIES, Q_PAIRS, Q_UPLOADS,
-             Q_INCOMPLETE, N_QUERIES };
+enum query {
+	Q_REACH,
+	Q_POPULATION,
+	Q_MODES,
+	Q_ALERTS,
+	Q_TRAJECTORIES,
+	Q_PAIRS,
+	Q_UPLOADS,
+	Q_INCOMPLETE,
+	N_QUERIES
+};
 
 /* Stores row i of query q into its organisation. */
 static int take_row(struct report_data *d, enum query q, const PGresult *res, int i,
@@ -341,9 +351,9 @@ static void sort_themes(struct report_data *d)
 int report_data_load(PGconn *conn, const struct report_period *period, const char *instrument,
                      struct report_data *out, struct err *e)
 {
-	static const char *const sql[N_QUERIES] = {sql_reach,        sql_population, sql_modes,
-	                                           sql_alerts,       sql_trajectories, sql_pairs,
-	                                           sql_uploads,      sql_incomplete};
+	static const char *const sql[N_QUERIES] = {sql_reach,   sql_population,   sql_modes,
+	                                           sql_alerts,  sql_trajectories, sql_pairs,
+	                                           sql_uploads, sql_incomplete};
 	memset(out, 0, sizeof(*out));
 	out->period = *period;
 	snprintf(out->instrument, sizeof(out->instrument), "%s", instrument);

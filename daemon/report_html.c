@@ -12,11 +12,20 @@ static void esc(FILE *f, const char *s)
 {
 	for (; s != NULL && *s != '\0'; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
 		}
 	}
 }
@@ -71,7 +80,8 @@ static void funnel(FILE *f, const json_t *ind)
 	const double W = 320, H = 200, L = 44, B = 28;
 	double xmin = log10(den / 8), xmax = log10(den * 8);
 	double sd_own = scale * sqrt(p0 * (1 - p0) / den);
-	double ymax = fmax(own, peer) + 4 * sd_own * 2, ymin = fmax(0, fmin(own, peer) - 8 * sd_own);
+	double ymax = fmax(own, peer) + 4 * sd_own * 2,
+	       ymin = fmax(0, fmin(own, peer) - 8 * sd_own);
 	if (ymax <= ymin)
 		ymax = ymin + 1;
 #define X(n) (L + (log10(n) - xmin) / (xmax - xmin) * (W - L - 8))
@@ -142,17 +152,19 @@ static void mix_chart(FILE *f, const json_t *indicators)
 		fprintf(f, "<text x=\"0\" y=\"%.0f\" font-size=\"11\">%s</text>\n", y + 12,
 		        names[k]);
 		if (has_own)
-			fprintf(f,
-			        "<rect class=\"own\" x=\"70\" y=\"%.0f\" width=\"%.1f\" height=\"14\" "
-			        "fill=\"#1565c0\"/><text x=\"%.1f\" y=\"%.0f\" "
-			        "font-size=\"10\">%.1f%%</text>\n",
-			        y, own * 2.4, 74 + own * 2.4, y + 11, own);
+			fprintf(
+			    f,
+			    "<rect class=\"own\" x=\"70\" y=\"%.0f\" width=\"%.1f\" height=\"14\" "
+			    "fill=\"#1565c0\"/><text x=\"%.1f\" y=\"%.0f\" "
+			    "font-size=\"10\">%.1f%%</text>\n",
+			    y, own * 2.4, 74 + own * 2.4, y + 11, own);
 		if (has_peer)
-			fprintf(f,
-			        "<rect class=\"peer\" x=\"70\" y=\"%.0f\" width=\"%.1f\" height=\"14\" "
-			        "fill=\"#9e9e9e\"/><text x=\"%.1f\" y=\"%.0f\" "
-			        "font-size=\"10\">%.1f%%</text>\n",
-			        y + 17, peer * 2.4, 74 + peer * 2.4, y + 28, peer);
+			fprintf(
+			    f,
+			    "<rect class=\"peer\" x=\"70\" y=\"%.0f\" width=\"%.1f\" height=\"14\" "
+			    "fill=\"#9e9e9e\"/><text x=\"%.1f\" y=\"%.0f\" "
+			    "font-size=\"10\">%.1f%%</text>\n",
+			    y + 17, peer * 2.4, 74 + peer * 2.4, y + 28, peer);
 	}
 	fputs("</svg><figcaption>Mix van hulpvormen: trajecten met blended hulp, met groepsaanbod "
 	      "en met online hulp; blauw uw organisatie, grijs de mediaan van de andere "
@@ -176,7 +188,8 @@ static void effects_chart(FILE *f, const json_t *effects)
 	        XD(0));
 	for (double t = -0.5; t <= 2.0001; t += 0.5)
 		fprintf(f,
-		        "<text x=\"%.1f\" y=\"184\" font-size=\"9\" text-anchor=\"middle\">%.1f</text>\n",
+		        "<text x=\"%.1f\" y=\"184\" font-size=\"9\" "
+		        "text-anchor=\"middle\">%.1f</text>\n",
 		        XD(t), t);
 	json_array_foreach(json_object_get(effects, "effects"), i, e)
 	{
@@ -192,7 +205,8 @@ static void effects_chart(FILE *f, const json_t *effects)
 		        "stroke=\"#1565c0\" stroke-width=\"2\"/>\n"
 		        "<rect class=\"estimate\" x=\"%.1f\" y=\"%.0f\" width=\"8\" height=\"8\" "
 		        "fill=\"#1565c0\"/>\n",
-		        y + 4, str(e, "mode"), XD(fmax(a, lo)), y, XD(fmin(b, hi)), y, XD(v) - 4, y - 4);
+		        y + 4, str(e, "mode"), XD(fmax(a, lo)), y, XD(fmin(b, hi)), y, XD(v) - 4,
+		        y - 4);
 		row++;
 	}
 #undef XD
@@ -283,10 +297,11 @@ static void comparisons(FILE *f, const json_t *effects)
 		esc(f, strcmp(str(c, "theme"), "ALL") == 0 ? "Alle thema's" : str(c, "theme"));
 		fputs("</h3>\n<p class=\"caveat\">", f);
 		esc(f, str(c, "label"));
-		fputs("</p>\n<table><thead><tr><th>Hulpvorm</th><th>Gecorrigeerde verandering "
-		      "(95%-BI)</th><th>Verschil met referentie (95%-BI)</th><th>p</th></tr></thead>"
-		      "<tbody>\n",
-		      f);
+		fputs(
+		    "</p>\n<table><thead><tr><th>Hulpvorm</th><th>Gecorrigeerde verandering "
+		    "(95%-BI)</th><th>Verschil met referentie (95%-BI)</th><th>p</th></tr></thead>"
+		    "<tbody>\n",
+		    f);
 		json_array_foreach(json_object_get(c, "modes"), k, m)
 		{
 			double v = 0, a = 0, b = 0, p = 1;
@@ -296,8 +311,9 @@ static void comparisons(FILE *f, const json_t *effects)
 			fputs("<tr><td>", f);
 			esc(f, str(m, "mode"));
 			fprintf(f, "%s</td><td>%.2f (%.2f tot %.2f)</td><td>",
-			        json_is_true(json_object_get(m, "reference")) ? " (referentie)" : "", v,
-			        a, b);
+			        json_is_true(json_object_get(m, "reference")) ? " (referentie)"
+			                                                      : "",
+			        v, a, b);
 			if (!json_is_true(json_object_get(m, "reference"))) {
 				num(m, "difference", &v);
 				num(m, "difference_lo", &a);
@@ -336,8 +352,9 @@ char *report_html(const json_t *b, const json_t *effects)
 	esc(f, str(b, "organisation"));
 	fputs(", periode ", f);
 	esc(f, str(b, "period"));
-	fprintf(f, ". Vergeleken met %lld organisaties samen; u ziet uw eigen cijfers en de "
-	           "mediaan van de andere organisaties, nooit hun afzonderlijke cijfers.</p>\n",
+	fprintf(f,
+	        ". Vergeleken met %lld organisaties samen; u ziet uw eigen cijfers en de "
+	        "mediaan van de andere organisaties, nooit hun afzonderlijke cijfers.</p>\n",
 	        (long long)json_integer_value(json_object_get(b, "organisations")) - 1);
 	fputs("<h2>Indicatoren</h2>\n", f);
 	benchmark_table(f, b);
@@ -353,9 +370,10 @@ char *report_html(const json_t *b, const json_t *effects)
 	if (effects != NULL) {
 		fputs("<h2>Effectmeting</h2>\n<p>Instrument ", f);
 		esc(f, str(effects, "instrument"));
-		fputs(": verandering tussen voormeting en nameting van dezelfde bewoners, per thema "
-		      "en hulpvorm.</p>\n",
-		      f);
+		fputs(
+		    ": verandering tussen voormeting en nameting van dezelfde bewoners, per thema "
+		    "en hulpvorm.</p>\n",
+		    f);
 		effects_chart(f, effects);
 		effects_table(f, effects);
 		fputs("<h2>Hulpvormen vergeleken</h2>\n", f);
