@@ -120,6 +120,9 @@ enum dc_reason dc_count(long count, uint64_t seed, const char *key, long *out)
 		r = DC_SECRET;
 	else
 		v = dc_round(count, seed, key);
+	/* 8 and 9 may round down to 5, which would read as a group smaller than may be shown. */
+	if (r == DC_SHOWN && v < DC_MIN_SHOWN)
+		v = DC_MIN_SHOWN;
 	if (out != NULL)
 		*out = v;
 	return r;

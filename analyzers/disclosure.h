@@ -27,6 +27,7 @@ enum dc_reason {
 
 #define DC_SECRET_MAX      7
 #define DC_ROUND_BASE      5
+#define DC_MIN_SHOWN       10
 #define DC_MIN_N           8
 #define DC_INDICATIVE_N    30
 #define DC_MIN_DENOMINATOR 20
@@ -52,7 +53,9 @@ const char *dc_reason_nl(enum dc_reason r);
 long dc_round(long count, uint64_t seed, const char *key);
 
 /* A published count: DC_SECRET for 0..7 (and for a negative count) with *out 0, else DC_SHOWN
- * with *out = dc_round(count, seed, key). `out` may be NULL. */
+ * with *out = dc_round(count, seed, key), but at least DC_MIN_SHOWN (a count of 8 or 9 rounded
+ * down to 5 is published as 10: a 5 would read as a group too small to show). `out` may be
+ * NULL. */
 enum dc_reason dc_count(long count, uint64_t seed, const char *key, long *out);
 
 /* A percentage 100 * num / den from published (rounded) counts and their reasons: DC_DEPENDS

@@ -84,6 +84,9 @@ static struct effect_params params_of(const struct report_data *d)
 	return p;
 }
 
+/* The key of the count of all before/after pairs of an organisation. */
+#define PAIRS_KEY "pairs"
+
 /* A published count under key "org/name". */
 static enum dc_reason count(const char *org, const char *name, long n, uint64_t seed, long *out)
 {
@@ -92,15 +95,16 @@ static enum dc_reason count(const char *org, const char *name, long n, uint64_t 
 	return dc_count(n, seed, key, out);
 }
 
-static struct figure percent(const char *org, const char *id, long part, long whole, uint64_t seed)
+/* 100 * part / whole from the published counts named `part_key` and `whole_key`: keys name
+ * what is counted, not the indicator, so a count that several figures share (trajectories
+ * with contacts, pairs) is rounded once, the same way in each. */
+static struct figure percent(const char *org, const char *part_key, long part,
+                             const char *whole_key, long whole, uint64_t seed)
 {
 	struct figure f = {NAN, DC_SHOWN, false, 0};
-	char name[96];
 	long p, w;
-	snprintf(name, sizeof(name), "%s/part", id);
-	enum dc_reason rp = count(org, name, part, seed, &p);
-	snprintf(name, sizeof(name), "%s/whole", id);
-	enum dc_reason rw = count(org, name, whole, seed, &w);
+	enum dc_reason rp = count(org, part_key, part, seed, &p);
+	enum dc_reason rw = count(org, whole_key, whole, seed, &w);
 	f.reason = dc_percent(p, rp, w, rw, &f.value);
 	f.denominator = rw == DC_SHOWN ? (double)w : 0;
 	return f;
@@ -114,12 +118,12 @@ static struct figure records(long part, long whole)
 	return f;
 }
 
-static struct figure rate(const char *org, const char *id, long persons, double population,
+static struct figure rate(const char *org, const char *key, long persons, double population,
                           uint64_t seed)
 {
 	struct figure f = {NAN, DC_SHOWN, false, population};
 	long p;
-	enum dc_reason r = count(org, id, persons, seed, &p);
+	enum dc_reason r = count(org, key, persons, seed, &p);
 	f.reason = dc_rate(p, r, population, 1000, &f.value);
 	return f;
 }
@@ -139,21 +143,22 @@ static struct figure quantile(const double *v, size_t n, double q)
 static struct figure compute(const struct report_data *d, const struct report_org *o, enum ind i,
                              uint64_t seed)
 {
-	const char *org = o->organisation, *id = defs[i].id;
+	const char *org = o->organisation;
 	struct figure f = {NAN, DC_SHOWN, false, 0};
 	struct effect_params ep = params_of(d);
 	struct effect_result er;
 	switch (i) {
 	case I_REACH:
-		return rate(org, id, o->persons, o->population, seed);
+		return rate(org, "persons", o->persons, o->population, seed);
 	case I_COLLECTIVE_REACH:
-		return rate(org, id, o->collective_persons, o->population, seed);
+		return rate(org, "collective_persons", o->collective_persons, o->population, seed);
 	case I_BLENDED:
-		return percent(org, id, o->blended, o->with_contacts, seed);
+		return percent(org, "blended", o->blended, "with_contacts", o->with_contacts, seed);
 	case I_COLLECTIVE:
-		return percent(org, id, o->collective, o->with_contacts, seed);
+		return percent(org, "collective", o->collective, "with_contacts", o->with_contacts,
+		               seed);
 	case I_ONLINE:
-		return percent(org, id, o->online, o->with_contacts, seed);
+		return percent(org, "online", o->online, "with_contacts", o->with_contacts, seed);
 	case I_ALERTS:
 		f.value = (double)o->alerts;
 		return f;
@@ -169,7 +174,8 @@ static struct figure compute(const struct report_data *d, const struct report_or
 	case I_DURATION_P90:
 		return quantile(o->durations, o->n_durations, 0.9);
 	case I_WITH_PAIR:
-		return percent(org, id, o->closed_with_pair, o->closed, seed);
+		return percent(org, "closed_with_pair", o->closed_with_pair, "closed", o->closed,
+		               seed);
 	case I_OUTCOME_CHANGE:
 		f.denominator = (double)o->pairs.n;
 		f.reason = dc_mean((long)o->pairs.n, &f.indicative);
@@ -181,9 +187,11 @@ static struct figure compute(const struct report_data *d, const struct report_or
 		if (o->pairs.n < 2 ||
 		    effect_paired(o->pairs.before, o->pairs.after, o->pairs.n, &ep, &er) < 0)
 			er.n_improved = 0;
-		return percent(org, id, (long)er.n_improved, (long)o->pairs.n, seed);
+		return percent(org, PAIRS_KEY "/improved", (long)er.n_improved, PAIRS_KEY,
+		               (long)o->pairs.n, seed);
 	case I_REREGISTERED:
-		return percent(org, id, o->reregistered, o->closed_year_before, seed);
+		return percent(org, "reregistered", o->reregistered, "closed_year_before",
+		               o->closed_year_before, seed);
 	case I_REJECTED:
 		return records(o->rejected, o->received);
 	case I_INCOMPLETE:
@@ -350,8 +358,7 @@ static json_t *effect_json(const double *b, const double *a, size_t n,
 		return json_pack("{s:s}", "status", dc_reason_code(DC_SMALL_N));
 	char name[160];
 	long imp, worse, whole;
-	snprintf(name, sizeof(name), "%s/n", key);
-	enum dc_reason rw = count(org, name, (long)n, seed, &whole);
+	enum dc_reason rw = count(org, key, (long)n, seed, &whole);
 	snprintf(name, sizeof(name), "%s/improved", key);
 	enum dc_reason ri = count(org, name, (long)r.n_improved, seed, &imp);
 	snprintf(name, sizeof(name), "%s/worse", key);
@@ -514,8 +521,11 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 			int m = (int)c;
 			const char *mname =
 			    m == ALL_MODES ? "all" : report_mode_name((enum report_mode)m);
+			/* The count of all pairs is the benchmark's too: one key, one rounding. */
 			char key[96];
-			snprintf(key, sizeof(key), "effects/%s/%s", theme, mname);
+			snprintf(key, sizeof(key), "%s", PAIRS_KEY);
+			if (t >= 0 || m != ALL_MODES)
+				snprintf(key, sizeof(key), "pairs/%s/%s", theme, mname);
 			size_t n = select_pairs(o, t, m, b, a, NULL);
 			json_t *cell;
 			if (reason[r * cols + c] == DC_SHOWN) {

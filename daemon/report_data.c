@@ -64,24 +64,25 @@ static const char sql_trajectories[] =
  * the domains measured at intake and at the end; one per person (the latest); with the count
  * of trajectories that had a pair. */
 static const char sql_pairs[] =
-    "WITH m AS (SELECT organisation, trajectory, domain,"
-    " (array_agg(score ORDER BY week, signal_id) FILTER (WHERE phase = 'intake'))[1] AS b,"
-    " (array_agg(score ORDER BY week DESC, signal_id DESC) FILTER (WHERE phase = 'end'))[1]"
-    " AS a FROM signal WHERE kind = 'outcome' AND instrument = $3 AND trajectory IS NOT NULL"
-    " GROUP BY 1, 2, 3),"
-    " p AS (SELECT organisation, trajectory, avg(b) AS b, avg(a) AS a FROM m"
+    "WITH c AS (SELECT DISTINCT organisation, trajectory FROM signal WHERE kind = 'trajectory'"
+    " AND event = 'closed' AND week >= $1::date - 3 AND week < $2::date - 3),"
+    " m AS (SELECT s.organisation, s.trajectory, s.domain,"
+    " (array_agg(s.score ORDER BY s.week, s.signal_id) FILTER (WHERE s.phase = 'intake'))[1]"
+    " AS b, (array_agg(s.score ORDER BY s.week DESC, s.signal_id DESC)"
+    " FILTER (WHERE s.phase = 'end'))[1] AS a FROM c JOIN signal s USING (organisation,"
+    " trajectory) WHERE s.kind = 'outcome' AND s.instrument = $3 GROUP BY 1, 2, 3),"
+    " p AS MATERIALIZED (SELECT organisation, trajectory, avg(b) AS b, avg(a) AS a FROM m"
     " WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY 1, 2),"
-    " t AS (SELECT organisation, trajectory, (array_agg(subject))[1] AS subject, min(theme) AS "
-    "theme,"
-    " max(week) FILTER (WHERE kind = 'trajectory' AND event = 'closed') AS closed,"
-    " count(DISTINCT mode) AS n_modes, min(mode) AS mode FROM signal"
-    " WHERE trajectory IS NOT NULL AND kind IN ('trajectory', 'contact', 'outcome')"
-    " GROUP BY 1, 2)"
+    " t AS MATERIALIZED (SELECT s.organisation, s.trajectory, (array_agg(s.subject))[1] AS subject,"
+    " min(s.theme) AS theme, max(s.week) FILTER (WHERE s.kind = 'trajectory'"
+    " AND s.event = 'closed') AS closed, count(DISTINCT s.mode) AS n_modes,"
+    " min(s.mode) AS mode FROM c JOIN signal s USING (organisation, trajectory)"
+    " WHERE s.kind IN ('trajectory', 'contact', 'outcome') GROUP BY 1, 2)"
     " SELECT DISTINCT ON (p.organisation, t.subject) p.organisation, t.theme,"
     " CASE WHEN t.n_modes > 1 THEN 'blended' ELSE coalesce(t.mode, 'none') END, p.b, p.a,"
-    " count(*) OVER (PARTITION BY p.organisation)"
-    " FROM p JOIN t USING (organisation, trajectory) WHERE t.closed >= $1::date - 3 AND t.closed < "
-    "$2::date - 3 ORDER BY p.organisation, t.subject, t.closed DESC, t.trajectory";
+    " count(*) OVER (PARTITION BY p.organisation) FROM p JOIN t USING (organisation,"
+    " trajectory) WHERE t.closed >= $1::date - 3 AND t.closed < $2::date - 3"
+    " ORDER BY p.organisation, t.subject, t.closed DESC, t.trajectory";
 
 /* Records uploaded in the period and rejected. */
 static const char sql_uploads[] =
