@@ -22,6 +22,8 @@ struct job {
 	int timeout_s;
 	report_done_fn *cb;
 	void *arg;
+	pthread_mutex_t cancel_lock; /* guards cancel, shared with the thread */
+	PGcancel *cancel;            /* of the thread's connection while it runs */
 	/* written by the thread */
 	int rc;
 	char *text;
@@ -40,7 +42,16 @@ static void *run(void *arg)
 	char options[64];
 	snprintf(options, sizeof(options), "-c statement_timeout=%ds", j->timeout_s);
 	PGconn *conn = db_connect_blocking(j->conninfo, "wijkradar-report", options, &j->e);
+	if (conn != NULL) {
+		pthread_mutex_lock(&j->cancel_lock);
+		j->cancel = PQgetCancel(conn);
+		pthread_mutex_unlock(&j->cancel_lock);
+	}
 	j->rc = conn != NULL ? report_make(conn, &j->rq, &j->text, &j->e) : -EIO;
+	pthread_mutex_lock(&j->cancel_lock);
+	PQfreeCancel(j->cancel);
+	j->cancel = NULL;
+	pthread_mutex_unlock(&j->cancel_lock);
 	PQfinish(conn);
 	event_active(j->done, EV_READ, 0);
 	return NULL;
@@ -69,6 +80,7 @@ static void finish(struct job *j, int status)
 	}
 	j->cb(j->arg, j->rc, j->text, &j->e);
 	event_free(j->done);
+	pthread_mutex_destroy(&j->cancel_lock);
 	free(j->conninfo);
 	free(j);
 }
@@ -93,6 +105,14 @@ void report_worker_free(struct report_worker *w)
 {
 	if (w == NULL)
 		return;
+	/* Cancel the statements in progress, so that stopping does not wait for reports. */
+	for (struct job *j = w->jobs; j != NULL; j = j->next) {
+		char msg[256];
+		pthread_mutex_lock(&j->cancel_lock);
+		if (j->cancel != NULL && !PQcancel(j->cancel, msg, sizeof(msg)))
+			log_warn("report", "could not cancel a report query: %s", msg);
+		pthread_mutex_unlock(&j->cancel_lock);
+	}
 	while (w->jobs != NULL)
 		finish(w->jobs, -ECANCELED);
 	free(w);
@@ -109,12 +129,14 @@ int report_worker_submit(struct report_worker *w, const struct report_request *r
 		return -ENOMEM;
 	*j =
 	    (struct job){.w = w, .rq = *rq, .timeout_s = c->report_timeout_s, .cb = cb, .arg = arg};
+	pthread_mutex_init(&j->cancel_lock, NULL);
 	j->conninfo = strdup(c->db_conninfo);
 	j->done = event_new(w->d->base, -1, 0, on_done, j);
 	if (j->conninfo == NULL || j->done == NULL ||
 	    pthread_create(&j->thread, NULL, run, j) != 0) {
 		if (j->done != NULL)
 			event_free(j->done);
+		pthread_mutex_destroy(&j->cancel_lock);
 		free(j->conninfo);
 		free(j);
 		return -ENOMEM;

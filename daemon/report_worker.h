@@ -16,8 +16,8 @@ typedef void report_done_fn(void *arg, int status, char *text, const struct err 
 /* Creates the worker. `d` is borrowed. NULL with errno = ENOMEM. */
 struct report_worker *report_worker_new(struct daemon *d);
 
-/* Waits for the reports being made (their callbacks run, with -ECANCELED) and frees the
- * worker. NULL-safe. */
+/* Cancels the report queries in progress, waits for their threads (their callbacks run, with
+ * -ECANCELED) and frees the worker. NULL-safe. */
 void report_worker_free(struct report_worker *w);
 
 /* Starts making `rq` (copied). Returns 0 (`cb` is called once, later), -EAGAIN when
