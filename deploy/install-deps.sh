@@ -14,6 +14,8 @@ packages=(
     libcmocka-dev python3 python3-pytest python3-psycopg2 python3-protobuf protobuf-compiler curl
     # test: a real SMTP server for the e-mail tests, openssl for their certificates
     python3-aiosmtpd openssl
+    # test: the manual page is rendered by groff
+    groff-base
     # test: headless Chromium renders the HTML report
     chromium
 )
