@@ -44,6 +44,7 @@ static int check_base_url(const char *value, struct err *e);
 static int check_smtp_url(const char *value, struct err *e);
 static int check_address(const char *value, struct err *e);
 static int check_starttls(const char *value, struct err *e);
+static int check_log_format(const char *value, struct err *e);
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -183,6 +184,9 @@ static const struct config_key keys[] = {
      check_nonempty, "outcome instrument of the benchmark and effect reports (table instrument)"},
     {"log", "level", CONFIG_STRING, OFF(log_level), "info", true, NULL, 0, 0, check_log_level,
      "error, warn, info or debug"},
+    {"log", "format", CONFIG_STRING, OFF(log_format), "plain", true, NULL, 0, 0, check_log_format,
+     "plain: \"level: module: message\" lines; json: one JSON object per line with time, level, "
+     "module, msg and request_id"},
     {"daemon", "shutdown_grace_s", CONFIG_INT, OFF(shutdown_grace_s), "10", true, NULL, 0, 3600,
      NULL, "on SIGTERM, seconds to let in-flight requests finish before exiting"},
     {"daemon", "readiness_timeout_ms", CONFIG_INT, OFF(readiness_timeout_ms), "2000", true, NULL,
@@ -265,6 +269,13 @@ static int check_address(const char *value, struct err *e)
 	if (at == NULL || at == value || at[1] == '\0' || strchr(at + 1, '@') != NULL ||
 	    strpbrk(value, " \t\r\n<>\"") != NULL)
 		return err_set(e, 0, "invalid_config", "expected an e-mail address, name@domain");
+	return 0;
+}
+
+static int check_log_format(const char *value, struct err *e)
+{
+	if (strcmp(value, "plain") != 0 && strcmp(value, "json") != 0)
+		return err_set(e, 0, "invalid_config", "expected plain or json");
 	return 0;
 }
 

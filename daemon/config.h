@@ -65,6 +65,7 @@ struct config {
 	int report_timeout_s;
 	char *report_instrument;
 	char *log_level;
+	char *log_format;
 	int shutdown_grace_s;
 	int readiness_timeout_ms;
 };

@@ -1,5 +1,6 @@
-/* Logging to stderr, one line per event: "level: module: message". The journal adds time.
- * Never log signal contents, resident attributes or free text: ids, counts, codes only. */
+/* Logging to stderr, one line per event: "level: module: message" (the journal adds time), or
+ * a JSON object per line with time, level, module and message for log collectors. Never log
+ * signal contents, resident attributes or free text: ids, counts, codes only. */
 #ifndef WR_LOG_H
 #define WR_LOG_H
 
@@ -11,6 +12,11 @@ enum log_level {
 	LOG_LEVEL_INFO = 2,
 	LOG_LEVEL_DEBUG = 3,
 };
+
+/* Writes JSON lines ({"time", "level", "module", "msg", "request_id"?}) instead of plain
+ * lines. A message that starts with "request ID:" gets the id as "request_id". This function
+ * can't fail. */
+void log_set_json(bool json);
 
 /* Sets the level above which messages are dropped. This function can't fail. */
 void log_set_level(enum log_level level);

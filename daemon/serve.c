@@ -49,6 +49,7 @@ static void apply_log_level(const struct config *c)
 	enum log_level level;
 	if (log_level_parse(c->log_level, &level) == 0)
 		log_set_level(level);
+	log_set_json(strcmp(c->log_format, "json") == 0);
 }
 
 static void on_restart_key(const char *key, void *arg)

@@ -143,3 +143,27 @@ def test_readyz_follows_database(pg, served, mode):
                       lambda: wrtest.metric(served.metrics(), "wijkradar_db_connections_up") >= 1)
     assert served.running(), "the daemon exited while PostgreSQL was down"
     served.stop()
+
+
+def test_json_log_lines_carry_the_request_id(make_config, daemon):
+    """With log.format = json every line of the daemon's log is one JSON object with time,
+    level, module and msg; a request's lines carry its id as request_id."""
+    import json
+    d = daemon(make_config({"log": {"format": "json", "level": "debug"}}))
+    wrtest.wait_until("/readyz to answer 200", lambda: d.get("/readyz").status == 200)
+    r = d.get("/healthz", headers={"X-Request-Id": "e2e-json-0001"})
+    assert r.status == 200, r.describe()
+    wrtest.wait_until("the request's log line", lambda: "e2e-json-0001" in d.stderr())
+    lines = [x for x in d.stderr().splitlines() if x.strip()]
+    objects = []
+    for line in lines:
+        try:
+            objects.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"a log line is not JSON: {line!r}\n--- stderr ---\n{d.stderr()}")
+    for o in objects:
+        assert set(o) >= {"time", "level", "module", "msg"}, o
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", o["time"]), o
+        assert o["level"] in ("error", "warn", "info", "debug"), o
+    mine = [o for o in objects if o.get("request_id") == "e2e-json-0001"]
+    assert mine and mine[0]["module"] == "http" and "/healthz" in mine[0]["msg"], objects[-5:]
