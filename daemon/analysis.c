@@ -24,6 +24,12 @@
 
 /* Advisory lock of the analysis: the ASCII bytes of "wr-analy". */
 static const char sql_try_lock[] = "SELECT pg_try_advisory_lock(8606991734345395321)";
+/* Under the lock no other run is in progress: rows still 'running' are of a daemon that
+ * died during its run. */
+static const char sql_abandoned[] =
+    "UPDATE analysis_run SET status = 'failed', finished_at = now(),"
+    " error = 'abandoned: the daemon running it stopped before it finished'"
+    " WHERE status = 'running'";
 static const char sql_unlock[] = "SELECT pg_advisory_unlock(8606991734345395321)";
 /* $1 week */
 static const char sql_done[] =
@@ -765,6 +771,12 @@ int analysis_run(PGconn *conn, const struct analysis_options *o, struct analysis
 		err_set(e, 409, "analysis_running", "another analysis is running");
 		return -EBUSY;
 	}
+	res = run(conn, sql_abandoned, 0, NULL, "could not close abandoned runs", e);
+	if (res == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	PQclear(res);
 	const char *wp[] = {week};
 	if (o->skip_if_done) {
 		res = run(conn, sql_done, 1, wp, "could not read earlier runs", e);

@@ -47,7 +47,9 @@ static void *worker(void *arg)
 	/* Bounded waits: a run must not hang on a lock or a dead server, and shutdown cancels
 	 * the statement in progress (scheduler_free). */
 	PGconn *conn = db_connect_blocking(j->conninfo, "wijkradar-analysis",
-	                                   "-c lock_timeout=60s -c statement_timeout=900s", &j->e);
+	                                   "-c lock_timeout=60s -c statement_timeout=900s"
+	                                   " -c client_connection_check_interval=10s",
+	                                   &j->e);
 	if (conn == NULL) {
 		j->rc = -EIO;
 	} else {
@@ -101,10 +103,12 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"failed\"", 1);
 	}
 	if (strcmp(j->trigger, "schedule") == 0) {
+		/* Another replica analysing: look again soon, in case it dies; after a failure
+		 * wait longer. */
 		if (j->rc == 0)
 			s->done_week = isoweek_to_index(j->options.week);
 		else
-			s->retry_at = time(NULL) + 600;
+			s->retry_at = time(NULL) + (j->rc == -EBUSY ? 60 : 600);
 	}
 	free(j->conninfo);
 	j->conninfo = NULL;
