@@ -54,7 +54,6 @@ static void write_json(enum log_level level, const char *module, const char *msg
 	json_decref(o);
 }
 
-
 void log_set_level(enum log_level level)
 {
 	current_level = level;

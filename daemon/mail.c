@@ -2,6 +2,8 @@
  * escapes every value that comes from the database. */
 #include "mail.h"
 
+#include "html.h"
+
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -54,31 +56,10 @@ static void number(FILE *f, json_t *v)
 /* Writes s, HTML-escaped when html is set. */
 static void put(FILE *f, const char *s, bool html)
 {
-	if (!html) {
+	if (html)
+		html_escape(f, s);
+	else
 		fputs(s, f);
-		return;
-	}
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&#39;", f);
-			break;
-		default:
-			fputc(*s, f);
-		}
-	}
 }
 
 /* The headline of the message, also the subject after "[wijkradar] ". */

@@ -2,33 +2,13 @@
  * fixed view box; values come from the published JSON and are escaped where they are text. */
 #include "report_html.h"
 
+#include "html.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void esc(FILE *f, const char *s)
-{
-	for (; s != NULL && *s != '\0'; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
-			fputc(*s, f);
-		}
-	}
-}
 
 static const char *str(const json_t *o, const char *key)
 {
@@ -57,9 +37,9 @@ static void figure_cell(FILE *f, const json_t *fig, const char *unit)
 			fputs(" <small>(indicatief)</small>", f);
 	} else {
 		fputs("<span class=\"suppressed\" title=\"", f);
-		esc(f, str(fig, "note"));
+		html_escape(f, str(fig, "note"));
 		fputs("\">&ndash; <small>", f);
-		esc(f, str(fig, "note"));
+		html_escape(f, str(fig, "note"));
 		fputs("</small></span>", f);
 	}
 }
@@ -123,7 +103,7 @@ static void funnel(FILE *f, const json_t *ind)
 #undef X
 #undef Y
 	fputs("</svg><figcaption>", f);
-	esc(f, str(ind, "label"));
+	html_escape(f, str(ind, "label"));
 	fputs(": uw organisatie (punt) tegen de mediaan van de andere organisaties (lijn), met "
 	      "95%- en 99,8%-grenzen.</figcaption></figure>\n",
 	      f);
@@ -226,9 +206,9 @@ static void benchmark_table(FILE *f, const json_t *b)
 	json_array_foreach(json_object_get(b, "indicators"), i, ind)
 	{
 		fputs("<tr><td>", f);
-		esc(f, str(ind, "label"));
+		html_escape(f, str(ind, "label"));
 		fputs("</td><td>", f);
-		esc(f, str(ind, "unit"));
+		html_escape(f, str(ind, "unit"));
 		fputs("</td><td>", f);
 		figure_cell(f, json_object_get(ind, "own"), str(ind, "unit"));
 		fputs("</td><td>", f);
@@ -249,13 +229,14 @@ static void effects_table(FILE *f, const json_t *effects)
 	json_array_foreach(json_object_get(effects, "effects"), i, e)
 	{
 		fputs("<tr><td>", f);
-		esc(f, strcmp(str(e, "theme"), "ALL") == 0 ? "alle thema's" : str(e, "theme"));
+		html_escape(f,
+		            strcmp(str(e, "theme"), "ALL") == 0 ? "alle thema's" : str(e, "theme"));
 		fputs("</td><td>", f);
-		esc(f, str(e, "mode"));
+		html_escape(f, str(e, "mode"));
 		fputs("</td>", f);
 		if (strcmp(str(e, "status"), "shown") != 0) {
 			fputs("<td colspan=\"6\" class=\"suppressed\">", f);
-			esc(f, str(e, "note"));
+			html_escape(f, str(e, "note"));
 			fputs("</td>", f);
 		} else {
 			double n = 0, v, a, b;
@@ -294,9 +275,10 @@ static void comparisons(FILE *f, const json_t *effects)
 	json_array_foreach(json_object_get(effects, "comparisons"), i, c)
 	{
 		fputs("<h3>", f);
-		esc(f, strcmp(str(c, "theme"), "ALL") == 0 ? "Alle thema's" : str(c, "theme"));
+		html_escape(f,
+		            strcmp(str(c, "theme"), "ALL") == 0 ? "Alle thema's" : str(c, "theme"));
 		fputs("</h3>\n<p class=\"caveat\">", f);
-		esc(f, str(c, "label"));
+		html_escape(f, str(c, "label"));
 		fputs(
 		    "</p>\n<table><thead><tr><th>Hulpvorm</th><th>Gecorrigeerde verandering "
 		    "(95%-BI)</th><th>Verschil met referentie (95%-BI)</th><th>p</th></tr></thead>"
@@ -309,7 +291,7 @@ static void comparisons(FILE *f, const json_t *effects)
 			num(m, "lo", &a);
 			num(m, "hi", &b);
 			fputs("<tr><td>", f);
-			esc(f, str(m, "mode"));
+			html_escape(f, str(m, "mode"));
 			fprintf(f, "%s</td><td>%.2f (%.2f tot %.2f)</td><td>",
 			        json_is_true(json_object_get(m, "reference")) ? " (referentie)"
 			                                                      : "",
@@ -339,9 +321,9 @@ char *report_html(const json_t *b, const json_t *effects)
 	fputs("<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\">\n<title>"
 	      "Benchmark ",
 	      f);
-	esc(f, str(b, "organisation"));
+	html_escape(f, str(b, "organisation"));
 	fputs(" ", f);
-	esc(f, str(b, "period"));
+	html_escape(f, str(b, "period"));
 	fputs("</title>\n<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;"
 	      "color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border-bottom:1px "
 	      "solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}"
@@ -349,9 +331,9 @@ char *report_html(const json_t *b, const json_t *effects)
 	      "inline-block;margin:.5em 1em .5em 0;vertical-align:top}figcaption{font-size:.8em;"
 	      "max-width:30em}</style>\n</head><body>\n<h1>Benchmark en effectmeting</h1>\n<p>",
 	      f);
-	esc(f, str(b, "organisation"));
+	html_escape(f, str(b, "organisation"));
 	fputs(", periode ", f);
-	esc(f, str(b, "period"));
+	html_escape(f, str(b, "period"));
 	fprintf(f,
 	        ". Vergeleken met %lld organisaties samen; u ziet uw eigen cijfers en de "
 	        "mediaan van de andere organisaties, nooit hun afzonderlijke cijfers.</p>\n",
@@ -369,7 +351,7 @@ char *report_html(const json_t *b, const json_t *effects)
 	}
 	if (effects != NULL) {
 		fputs("<h2>Effectmeting</h2>\n<p>Instrument ", f);
-		esc(f, str(effects, "instrument"));
+		html_escape(f, str(effects, "instrument"));
 		fputs(
 		    ": verandering tussen voormeting en nameting van dezelfde bewoners, per thema "
 		    "en hulpvorm.</p>\n",
@@ -385,7 +367,7 @@ char *report_html(const json_t *b, const json_t *effects)
 	json_object_foreach(json_object_get(b, "notes"), key, v)
 	{
 		fputs("<li>", f);
-		esc(f, json_string_value(v));
+		html_escape(f, json_string_value(v));
 		fputs("</li>\n", f);
 	}
 	fputs("</ul>\n</body></html>\n", f);

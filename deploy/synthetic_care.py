@@ -47,6 +47,9 @@ import os
 import random
 import sys
 
+# The calendar helpers and the Poisson draw of the need-signal generator beside this file.
+from synthetic import iso_week_monday, poisson, week_label
+
 # code: (wijken, new trajectories per 1,000 inhabitants per week, mode mix (individual, online,
 # group), share blended, waiting time (geometric p, cap in weeks), mean service weeks,
 # contact probability per week, share without end measurement)
@@ -99,23 +102,6 @@ HEADER = ["signal_id", "team", "area_code", "area_year", "iso_week", "subject", 
           "event"]
 
 
-def iso_week_monday(year, week):
-    return datetime.date.fromisocalendar(year, week, 1)
-
-
-def week_label(monday):
-    y, w, _ = monday.isocalendar()
-    return f"{y}-W{w:02d}"
-
-
-def poisson(rng, mean):
-    # Knuth's method; means here are small.
-    limit, k, p = math.exp(-mean), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
 
 
 def pick(rng, weights):
