@@ -219,3 +219,26 @@ const char *api_write_scope(struct http_req *hr, const struct auth_principal *p,
 	}
 	return scope != NULL ? scope : asked;
 }
+
+/* $1 token id, $2 role, $3 organisation, $4 resource, $5 target or NULL, $6 request id */
+static const char sql_audit[] =
+    "INSERT INTO audit_read (token_id, role, organisation, resource, target, request_id)"
+    " VALUES ($1::bigint, $2, $3, $4, left($5, 200), left($6, 64))";
+
+static void on_audited(void *arg, int status, const PGresult *res)
+{
+	if (status != 0 && status != -ECANCELED)
+		log_warn("api", "could not record a read in audit_read: %s",
+		         status == -EPROTO ? PQresultErrorMessage(res) : "database unavailable");
+}
+
+void api_audit(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
+               const char *resource, const char *target)
+{
+	char token[24];
+	snprintf(token, sizeof(token), "%lld", p->token_id);
+	const char *params[] = {token,  auth_role_name(p->role), p->organisation, resource,
+	                        target, http_req_id(hr)};
+	if (db_pool_query(d->db, sql_audit, 6, params, on_audited, NULL) < 0)
+		log_warn("api", "could not record a read in audit_read: database unavailable");
+}

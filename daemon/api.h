@@ -68,6 +68,13 @@ bool api_read_json(struct http_req *hr, json_t **out);
 const char *api_write_scope(struct http_req *hr, const struct auth_principal *p, const char *asked,
                             const char *what);
 
+/* Records that caller `p` read `resource` ("alerts", "alert", "alert_changes", "benchmark",
+ * "effects", "deliveries", "subscriptions"), with what it asked for in `target` (an id, a
+ * period; NULL allowed), in table audit_read: who, what, when, never the answer. Sent without
+ * waiting; a failure is logged. */
+void api_audit(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
+               const char *resource, const char *target);
+
 /* Replies 503 for a failed database call (status from db_pool_* or a callback). */
 void api_reply_db_error(struct http_req *hr, int status, const PGresult *res);
 

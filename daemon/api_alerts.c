@@ -130,6 +130,11 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 	char limit[16], offset[16];
 	if (!api_scope_for(hr, p, &org))
 		return;
+	char target[200];
+	snprintf(target, sizeof(target), "organisation=%s state=%s area=%s theme=%s since=%s",
+	         org != NULL ? org : "*", state != NULL ? state : "*", area != NULL ? area : "*",
+	         theme != NULL ? theme : "*", since != NULL ? since : "-");
+	api_audit(d, hr, p, since != NULL ? "alert_changes" : "alerts", target);
 	if (since != NULL) {
 		feed(d, hr, org, since);
 		return;
@@ -167,6 +172,7 @@ static void detail_authed(struct daemon *d, struct http_req *hr, const struct au
 	char id[24];
 	if (!api_id_param(hr, "alert", id, sizeof(id)))
 		return;
+	api_audit(d, hr, p, "alert", id);
 	const char *params[] = {id, api_scope(p)};
 	api_json_query(d, hr, sql_detail, 2, params, 200, 404, "no such alert");
 }

@@ -19,6 +19,7 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 	char sub[24], alert[24], limit[16], offset[16];
 	if (!api_scope_for(hr, p, &org))
 		return;
+	api_audit(d, hr, p, "deliveries", org);
 	bool known = state == NULL;
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]) && !known; i++)
 		known = strcmp(state, states[i]) == 0;

@@ -61,6 +61,10 @@ static void authed(struct daemon *d, struct http_req *hr, const struct auth_prin
 	}
 	snprintf(rq.organisation, sizeof(rq.organisation), "%s", org);
 	snprintf(rq.instrument, sizeof(rq.instrument), "%s", instrument);
+	char target[160];
+	snprintf(target, sizeof(target), "organisation=%s period=%s instrument=%s format=%s", org,
+	         rq.period.label, rq.instrument, format != NULL ? format : "json");
+	api_audit(d, hr, p, rq.kind == REPORT_BENCHMARK ? "benchmark" : "effects", target);
 	char label[96];
 	report_seed_label(&rq, label, sizeof(label));
 	rq.seed = pseudonym_seed(d->pseudonym_key, label);

@@ -51,6 +51,7 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 	const char *org;
 	if (!api_scope_for(hr, p, &org))
 		return;
+	api_audit(d, hr, p, "subscriptions", org);
 	const char *params[] = {org};
 	api_json_query(d, hr, subscription_sql_list, 1, params, 200, 500, "no subscriptions");
 }
@@ -61,6 +62,8 @@ static void one_authed(struct daemon *d, struct http_req *hr, const struct auth_
 	char id[24];
 	if (!api_id_param(hr, "subscription", id, sizeof(id)))
 		return;
+	if (http_req_method(hr) == EVHTTP_REQ_GET)
+		api_audit(d, hr, p, "subscriptions", id);
 	const char *params[] = {id, api_scope(p)};
 	if (http_req_method(hr) == EVHTTP_REQ_DELETE)
 		api_json_query(d, hr, subscription_sql_remove, 2, params, 200, 404,

@@ -562,3 +562,26 @@ def test_cli_import_and_list(world, tmp_path):
         proc.stdout
     proc = wrtest.run_wr("initiatives", "import", "--config", w.cfg, path)
     assert proc.returncode == 2, wrtest.describe_run(proc)
+
+
+def test_alert_reads_are_audited(world):
+    """Reads of the alert list, one alert and the change feed land in audit_read with the
+    token, its role and organisation, what was asked and the request id; a state change is
+    not a read (alert_event records it)."""
+    aid = world.ids[EENZAAM]
+    calls = [("/v1/alerts?state=open", "alerts",
+              f"organisation={A} state=open area=* theme=* since=-"),
+             (f"/v1/alerts/{aid}", "alert", str(aid)),
+             ("/v1/alerts?since=0", "alert_changes",
+              f"organisation={A} state=* area=* theme=* since=0")]
+    for path, resource, target in calls:
+        r = dl.call(world.d, "GET", path, tok(world, "teamlead_a"))
+        assert r.status == 200, r.describe()
+        rid = r.headers.get("X-Request-Id")
+        rows = wrtest.wait_until(f"the audit row of {path}", lambda: world.db.query(
+            "SELECT token_id, role, organisation, resource, target FROM audit_read"
+            " WHERE request_id = %s", (rid,)) or None)
+        assert rows == [(tok_id(world, "teamlead_a"), "teamlead", A, resource, target)], rows
+    dl.reply(patch(world, aid, {"state": "acknowledged"}), 200)
+    resources = [r[0] for r in world.db.query("SELECT resource FROM audit_read ORDER BY id")]
+    assert resources == ["alerts", "alert", "alert_changes"], resources

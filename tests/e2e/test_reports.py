@@ -744,3 +744,18 @@ def test_html_renders_in_chromium(world, reports, tmp_path):
             blue += abs(px[0] - 0x15) <= 6 and abs(px[1] - 0x65) <= 6 and abs(px[2] - 0xC0) <= 6
     assert len(colours) > 16, f"screenshot has {len(colours)} colours: blank?"
     assert blue > 50, f"only {blue} pixels of the charts' blue: charts not drawn?"
+
+
+def test_report_reads_are_audited(world):
+    """Every read of a report is recorded in audit_read: which token, role and organisation,
+    what was asked (resource and target), the request id; never the answer."""
+    token, token_id = world.tokens["analyst_a"][0], world.tokens["analyst_a"][1]
+    before = world.db.scalar("SELECT count(*) FROM audit_read")
+    r = fetch(world, "effects", token=token, fmt="csv")
+    rid = r.headers.get("X-Request-Id")
+    rows = wrtest.wait_until("the audit row", lambda: world.db.query(
+        "SELECT token_id, role, organisation, resource, target FROM audit_read"
+        " WHERE request_id = %s", (rid,)) or None)
+    assert rows == [(token_id, "analyst", A, "effects",
+                     f"organisation={A} period={world.period} instrument=ZRM format=csv")], rows
+    assert world.db.scalar("SELECT count(*) FROM audit_read") == before + 1
