@@ -452,3 +452,40 @@ size_t dc_secondary(enum dc_reason *reason, const long *value, size_t n_cells,
 	}
 	return added;
 }
+
+size_t dc_secondary_sums(enum dc_reason *reason, const long *value, size_t n_cells,
+                         const struct dc_group *groups, size_t n_groups, long min_sum)
+{
+	size_t added = 0;
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		for (size_t g = 0; g < n_groups; g++) {
+			const struct dc_group *gr = &groups[g];
+			assert(gr->total < n_cells);
+			if (reason[gr->total] != DC_SHOWN)
+				continue;
+			long hidden = 0;
+			size_t pick = n_cells;
+			for (size_t k = 0; k < gr->n; k++) {
+				size_t c = gr->members[k];
+				assert(c < n_cells);
+				if (reason[c] != DC_SHOWN)
+					hidden += value[c];
+				else if (value[c] > 0 &&
+				         (pick == n_cells || value[c] < value[pick]))
+					pick = c;
+			}
+			if (hidden <= 0 || hidden >= min_sum)
+				continue;
+			/* The hidden members together hold 1 to min_sum - 1 persons: what the total
+			 * minus the shown members gives away. Hide one more person-holding member,
+			 * or the total. */
+			size_t c = pick != n_cells ? pick : gr->total;
+			reason[c] = DC_SECONDARY;
+			added++;
+			changed = true;
+		}
+	}
+	return added;
+}

@@ -105,4 +105,14 @@ struct dc_group {
 size_t dc_secondary(enum dc_reason *reason, const long *value, size_t n_cells,
                     const struct dc_group *groups, size_t n_groups);
 
+/* Secondary suppression for groups whose cells carry more than a count (means, effects): the
+ * shown total minus the shown members gives the combined figures of the hidden members, so
+ * their true counts (`value`) together must be 0 or at least `min_sum`. While a group with a
+ * shown total hides members holding 1 to min_sum - 1 persons in all, suppresses (DC_SECONDARY)
+ * its smallest shown member holding persons, or the total when there is none. Zero cells do not
+ * protect. Returns the number of cells it suppressed. Run after dc_secondary, and run both
+ * again until neither adds a cell. */
+size_t dc_secondary_sums(enum dc_reason *reason, const long *value, size_t n_cells,
+                         const struct dc_group *groups, size_t n_groups, long min_sum);
+
 #endif

@@ -128,10 +128,17 @@ static struct figure rate(const char *org, const char *key, long persons, double
 	return f;
 }
 
+/* A quantile needs as many values as a mean; a high one more: with R's type 7 the 90th
+ * percentile of fewer than 12 values is drawn from the largest, and the brief allows no
+ * maximum. P90 therefore needs 20. */
+#define QUANTILE_P90_MIN_N 20
+
 static struct figure quantile(const double *v, size_t n, double q)
 {
 	struct figure f = {NAN, DC_SHOWN, false, (double)n};
 	f.reason = dc_mean((long)n, &f.indicative);
+	if (f.reason == DC_SHOWN && q > 0.5 && n < QUANTILE_P90_MIN_N)
+		f.reason = DC_SMALL_N;
 	if (f.reason == DC_SHOWN) {
 		double *scratch = malloc(n * sizeof(*scratch));
 		f.value = scratch != NULL ? effect_quantile(v, n, q, scratch) : NAN;
@@ -187,8 +194,13 @@ static struct figure compute(const struct report_data *d, const struct report_or
 		if (o->pairs.n < 2 ||
 		    effect_paired(o->pairs.before, o->pairs.after, o->pairs.n, &ep, &er) < 0)
 			er.n_improved = 0;
-		return percent(org, PAIRS_KEY "/improved", (long)er.n_improved, PAIRS_KEY,
-		               (long)o->pairs.n, seed);
+		{
+			char whole[64], part[80];
+			snprintf(whole, sizeof(whole), PAIRS_KEY "/%s", d->instrument);
+			snprintf(part, sizeof(part), "%s/improved", whole);
+			return percent(org, part, (long)er.n_improved, whole, (long)o->pairs.n,
+			               seed);
+		}
 	case I_REREGISTERED:
 		return percent(org, "reregistered", o->reregistered, "closed_year_before",
 		               o->closed_year_before, seed);
@@ -261,7 +273,8 @@ static json_t *peer_json(const struct report_data *d, size_t own, enum ind i, ui
 		enum dc_reason r = dc_peer(base, n);
 		double median = r == DC_SHOWN ? effect_quantile(values, n, 0.5, scratch) : NAN;
 		o = figure_json(median, r, false, decimals);
-		json_object_set_new(o, "organisations", json_integer((json_int_t)n));
+		if (r == DC_SHOWN)
+			json_object_set_new(o, "organisations", json_integer((json_int_t)n));
 	}
 	free(values);
 	free(base);
@@ -351,7 +364,7 @@ static size_t select_pairs(const struct report_org *o, int t, int m, double *b, 
 /* The paired statistics of a cell that may be shown. */
 static json_t *effect_json(const double *b, const double *a, size_t n,
                            const struct effect_params *ep, const char *org, const char *key,
-                           uint64_t seed, bool indicative)
+                           uint64_t seed)
 {
 	struct effect_result r;
 	if (effect_paired(b, a, n, ep, &r) < 0)
@@ -369,7 +382,8 @@ static json_t *effect_json(const double *b, const double *a, size_t n,
 	json_t *o = json_object();
 	json_object_set_new(o, "status", json_string("shown"));
 	json_object_set_new(o, "n", rw == DC_SHOWN ? json_integer(whole) : json_null());
-	if (indicative)
+	/* Indicative by the published n: the true one must not show through. */
+	if (rw == DC_SHOWN && whole < DC_INDICATIVE_N)
 		json_object_set_new(o, "indicative", json_true());
 	json_object_set_new(o, "mean_before", figure_json(r.mean_before, DC_SHOWN, false, 2));
 	json_object_set_new(o, "mean_after", figure_json(r.mean_after, DC_SHOWN, false, 2));
@@ -408,7 +422,9 @@ static json_t *peer_effect_json(const struct report_data *d, size_t own, int t, 
 	json_t *o = figure_json(r == DC_SHOWN ? er.mean_change : NAN, r, indicative, 2);
 	if (r == DC_SHOWN)
 		json_object_set_new(o, "d_av", jnum(er.d_av, 2));
-	json_object_set_new(o, "organisations", json_integer((json_int_t)k_n));
+	/* How many others have pairs here is itself a small count when not shown. */
+	if (r == DC_SHOWN)
+		json_object_set_new(o, "organisations", json_integer((json_int_t)k_n));
 	return o;
 }
 
@@ -512,7 +528,11 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 		    (struct dc_group){members + used, rows - 1, (rows - 1) * cols + c};
 		used += rows - 1;
 	}
-	dc_secondary(reason, value, cells, groups, rows + cols);
+	/* Counts, then the figures of the hidden cells taken together, until both hold. */
+	while (dc_secondary(reason, value, cells, groups, rows + cols) +
+	           dc_secondary_sums(reason, value, cells, groups, rows + cols, DC_MIN_N) >
+	       0) {
+	}
 	struct effect_params ep = params_of(d);
 	for (size_t r = 0; r < rows; r++) {
 		int t = r + 1 == rows ? -1 : (int)r;
@@ -523,15 +543,14 @@ json_t *effects_build(const struct report_data *d, const char *org, uint64_t see
 			    m == ALL_MODES ? "all" : report_mode_name((enum report_mode)m);
 			/* The count of all pairs is the benchmark's too: one key, one rounding. */
 			char key[96];
-			snprintf(key, sizeof(key), "%s", PAIRS_KEY);
+			snprintf(key, sizeof(key), PAIRS_KEY "/%s", d->instrument);
 			if (t >= 0 || m != ALL_MODES)
-				snprintf(key, sizeof(key), "pairs/%s/%s", theme, mname);
+				snprintf(key, sizeof(key), PAIRS_KEY "/%s/%s/%s", d->instrument,
+				         theme, mname);
 			size_t n = select_pairs(o, t, m, b, a, NULL);
 			json_t *cell;
 			if (reason[r * cols + c] == DC_SHOWN) {
-				bool indicative;
-				dc_mean((long)n, &indicative);
-				cell = effect_json(b, a, n, &ep, org, key, seed, indicative);
+				cell = effect_json(b, a, n, &ep, org, key, seed);
 			} else {
 				cell = json_pack("{s:s, s:s, s:n}", "status",
 				                 dc_reason_code(reason[r * cols + c]), "note",

@@ -31,7 +31,7 @@ const char *report_content_type(enum report_format f)
 
 void report_seed_label(const struct report_request *rq, char *buf, size_t size)
 {
-	snprintf(buf, size, "publication/%s/%s", rq->period.label, rq->instrument);
+	snprintf(buf, size, "publication/%s", rq->period.label);
 }
 
 int report_render(const struct report_data *d, const struct report_request *rq, char **out,

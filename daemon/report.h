@@ -27,9 +27,10 @@ struct report_request {
 /* Parses "json", "csv" or "html". Returns 0 or -EINVAL. */
 int report_format_parse(const char *text, enum report_format *out);
 
-/* The label a report's rounding seed is derived from: "publication/PERIOD/INSTRUMENT". One
- * seed for the benchmark, the effects and every organisation of a period, so a count is rounded
- * the same way wherever it appears. */
+/* The label a report's rounding seed is derived from: "publication/PERIOD". One seed for the
+ * benchmark, the effects, every instrument and every organisation of a period, so a count is
+ * rounded the same way wherever it appears (counts that depend on the instrument name it in
+ * their keys). */
 void report_seed_label(const struct report_request *rq, char *buf, size_t size);
 
 /* Makes the report. Returns 0 with *out a new NUL-terminated text (caller frees), or a

@@ -38,27 +38,31 @@ static const char sql_alerts[] =
     " ON a.id = e.alert_id WHERE e.to_state = 'initiative_started' AND e.at >= $1::date"
     " AND e.at < $2::date) x GROUP BY 1";
 
-/* Per organisation: waiting times (weeks) of trajectories opened in the period, durations of
- * those closed in it, how many closed, how many closed 52 weeks earlier and of those how many
- * persons opened a new trajectory within 52 weeks after closing. */
+/* Per organisation with trajectories in the period (or a year before it): waiting times (weeks)
+ * of trajectories opened in the period, durations of those closed in it, how many closed, how
+ * many closed 52 weeks earlier and of those how many persons opened a new trajectory within 52
+ * weeks after closing (whatever else they had open). */
 static const char sql_trajectories[] =
     "WITH t AS (SELECT organisation, trajectory, (array_agg(subject))[1] AS subject,"
     " min(week) FILTER (WHERE kind = 'trajectory' AND event = 'opened') AS opened,"
     " max(week) FILTER (WHERE kind = 'trajectory' AND event = 'closed') AS closed,"
     " min(week) FILTER (WHERE kind = 'contact') AS first_contact"
-    " FROM signal WHERE trajectory IS NOT NULL GROUP BY 1, 2),"
-    " n AS (SELECT *, lead(opened) OVER (PARTITION BY organisation, subject"
-    " ORDER BY opened NULLS LAST) AS next_opened FROM t)"
+    " FROM signal WHERE trajectory IS NOT NULL GROUP BY 1, 2)"
     " SELECT organisation,"
-    " array_to_string(array_agg((first_contact - opened) / 7) FILTER (WHERE opened >= $1::date - 3 "
-    "AND opened < $2::date - 3 AND first_contact >= opened), ','),"
-    " array_to_string(array_agg((closed - opened) / 7) FILTER (WHERE closed >= $1::date - 3 AND "
-    "closed < $2::date - 3 AND closed >= opened), ','),"
+    " array_to_string(array_agg((first_contact - opened) / 7) FILTER (WHERE"
+    " opened >= $1::date - 3 AND opened < $2::date - 3 AND first_contact >= opened), ','),"
+    " array_to_string(array_agg((closed - opened) / 7) FILTER (WHERE"
+    " closed >= $1::date - 3 AND closed < $2::date - 3 AND closed >= opened), ','),"
     " count(*) FILTER (WHERE closed >= $1::date - 3 AND closed < $2::date - 3),"
     " count(*) FILTER (WHERE closed >= $1::date - 367 AND closed < $2::date - 367),"
     " count(*) FILTER (WHERE closed >= $1::date - 367 AND closed < $2::date - 367"
-    " AND next_opened > closed AND next_opened <= closed + 364)"
-    " FROM n GROUP BY 1";
+    " AND EXISTS (SELECT 1 FROM signal s WHERE s.organisation = t.organisation"
+    " AND s.subject = t.subject AND s.kind = 'trajectory' AND s.event = 'opened'"
+    " AND s.week > t.closed AND s.week <= t.closed + 364))"
+    " FROM t GROUP BY 1"
+    " HAVING count(*) FILTER (WHERE (opened >= $1::date - 3 AND opened < $2::date - 3)"
+    " OR (closed >= $1::date - 3 AND closed < $2::date - 3)"
+    " OR (closed >= $1::date - 367 AND closed < $2::date - 367)) > 0";
 
 /* $3 instrument. Before/after pairs of trajectories closed in the period: the mean score over
  * the domains measured at intake and at the end; one per person (the latest); with the count
@@ -316,7 +320,7 @@ static void sort_themes(struct report_data *d)
 {
 	size_t n = d->n_themes;
 	int map[256];
-	if (n > 256)
+	if (n == 0 || n > 256)
 		return;
 	for (size_t i = 0; i < n; i++)
 		map[i] = (int)i;
@@ -376,7 +380,13 @@ int report_data_load(PGconn *conn, const struct report_period *period, const cha
 	size_t org_cap = 0, theme_cap = 0;
 	const char *params[] = {period->start, period->end, instrument};
 	for (int q = 0; q < N_QUERIES; q++) {
+		/* Without statistics the planner nested-loops the two aggregates of the pairs
+		 * (quadratic over a year); hash joins suit every report query. */
+		if (q == Q_PAIRS)
+			PQclear(PQexec(conn, "SET enable_nestloop = off"));
 		res = PQexecParams(conn, sql[q], q == Q_PAIRS ? 3 : 2, NULL, params, NULL, NULL, 0);
+		if (q == Q_PAIRS)
+			PQclear(PQexec(conn, "RESET enable_nestloop"));
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			err_set(e, 503, "database_unavailable", "could not read the report: %s",
 			        PQresultErrorMessage(res));

@@ -536,8 +536,10 @@ def check_effects(w, report, org):
             if e.get("n") not in rl.roundings(n):
                 problems.append(f"{at}: n = {e.get('n')}, true {n} (expected one of "
                                 f"{sorted(rl.roundings(n))})")
-            if bool(e.get("indicative")) != (n < 30):
-                problems.append(f"{at}: indicative={e.get('indicative')!r} at n = {n}")
+            # Indicative by the published n, so that the flag does not tell the true one.
+            if bool(e.get("indicative")) != ((e.get("n") or 0) < 30):
+                problems.append(f"{at}: indicative={e.get('indicative')!r} at published n = "
+                                f"{e.get('n')} (true {n})")
             for name, want in (("mean_change", s.mean_change), ("mean_before", s.mean_before),
                                ("mean_after", s.mean_after), ("d_av", s.d_av)):
                 got = (e.get(name) or {}).get("value")
@@ -562,9 +564,11 @@ def check_effects(w, report, org):
         contrib = [len(c[key]) for c in theirs.values() if c[key]]
         pooled = [p for c in theirs.values() for p in c[key]]
         peer = e.get("peer") or {}
-        if peer.get("organisations") != len(contrib):
+        # How many others contribute is shown only with the peer figure itself.
+        want_orgs = len(contrib) if peer.get("status") == "shown" else None
+        if peer.get("organisations") != want_orgs:
             problems.append(f"{at}, peer: organisations {peer.get('organisations')}, expected "
-                            f"{len(contrib)}")
+                            f"{want_orgs}")
         if len(contrib) < 3:
             want = "peer_few"
         elif max(contrib) / sum(contrib) > 0.85:

@@ -806,6 +806,36 @@ static void test_secondary_random(void **state)
 	assert_true(checked_by_enumeration > 20);
 }
 
+/* The combined figures of hidden cells: the total minus the shown members must not describe
+ * fewer than 8 persons. Zero cells do not protect. */
+static void test_secondary_sums(void **state)
+{
+	/* Members 5 (secret), 0 (secret), 20, 30; total 55. Hidden together: 5 persons. */
+	long value[] = {5, 0, 20, 30, 55};
+	enum dc_reason reason[] = {DC_SECRET, DC_SECRET, DC_SHOWN, DC_SHOWN, DC_SHOWN};
+	size_t members[] = {0, 1, 2, 3};
+	struct dc_group g = {members, 4, 4};
+	assert_int_equal(dc_secondary_sums(reason, value, 5, &g, 1, DC_MIN_N), 1);
+	assert_int_equal(reason[2], DC_SECONDARY); /* the smallest member holding persons */
+	assert_int_equal(reason[3], DC_SHOWN);
+	assert_int_equal(reason[4], DC_SHOWN);
+	/* Only zeros hidden: nothing to protect. */
+	long zeros[] = {0, 0, 40, 40};
+	enum dc_reason r2[] = {DC_SECRET, DC_SECRET, DC_SHOWN, DC_SHOWN};
+	size_t m2[] = {0, 1, 2};
+	struct dc_group g2 = {m2, 3, 3};
+	assert_int_equal(dc_secondary_sums(r2, zeros, 4, &g2, 1, DC_MIN_N), 0);
+	/* No shown member holds persons: the total goes. */
+	long v3[] = {3, 0, 3};
+	enum dc_reason r3[] = {DC_SECRET, DC_SHOWN, DC_SHOWN};
+	size_t m3[] = {0, 1};
+	struct dc_group g3 = {m3, 2, 2};
+	assert_int_equal(dc_secondary_sums(r3, v3, 3, &g3, 1, DC_MIN_N), 1);
+	assert_int_equal(r3[2], DC_SECONDARY);
+	/* Without the function the union is recoverable: total - shown = 5 persons. */
+	assert_int_equal(value[4] - value[2] - value[3], 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +854,7 @@ int main(void)
 	    cmocka_unit_test(test_secondary_2d_bridge),
 	    cmocka_unit_test(test_secondary_zero_complement),
 	    cmocka_unit_test(test_secondary_random),
+	    cmocka_unit_test(test_secondary_sums),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
