@@ -48,16 +48,6 @@ static void series_set_free(struct series_set *set)
 	set->n = 0;
 }
 
-/* strtod of a whole field; fails the test on trailing garbage. */
-static double number(const char *s)
-{
-	char *end = NULL;
-	double v = strtod(s, &end);
-	if (end == s || *end != '\0')
-		fail_msg("not a number: \"%s\"", s);
-	return v;
-}
-
 static struct series *series_find(struct series_set *set, const char *name)
 {
 	for (size_t i = 0; i < set->n; i++)
@@ -86,14 +76,14 @@ static void load_series(struct series_set *set)
 			s->y = NULL;
 			s->n = s->cap = 0;
 		}
-		assert_true(number(field[1]) == (double)(s->n + 1));
+		assert_true(tsv_number(field[1]) == (double)(s->n + 1));
 		if (s->n == s->cap) {
 			s->cap = s->cap ? 2 * s->cap : 256;
 			double *y = realloc(s->y, s->cap * sizeof(*y));
 			assert_non_null(y);
 			s->y = y;
 		}
-		s->y[s->n++] = number(field[2]);
+		s->y[s->n++] = tsv_number(field[2]);
 	}
 	fclose(f);
 	assert_true(set->n > 0);
@@ -143,13 +133,13 @@ static void test_golden(void **state)
 		if (s == NULL)
 			fail_msg("series \"%s\" not in series.tsv", field[0]);
 		struct ears_params p = ears_params_default(method_of(field[1]));
-		p.baseline = (size_t)number(field[2]);
-		p.min_sigma = number(field[3]);
-		p.alpha = number(field[4]);
-		double t1 = number(field[5]); /* 1-based */
-		double obs = number(field[6]);
-		double ub = number(field[7]);
-		double alarm = number(field[8]);
+		p.baseline = (size_t)tsv_number(field[2]);
+		p.min_sigma = tsv_number(field[3]);
+		p.alpha = tsv_number(field[4]);
+		double t1 = tsv_number(field[5]); /* 1-based */
+		double obs = tsv_number(field[6]);
+		double ub = tsv_number(field[7]);
+		double alarm = tsv_number(field[8]);
 		assert_true(t1 >= 1 && t1 <= (double)s->n);
 		size_t t = (size_t)t1 - 1;
 		assert_true(same_number(s->y[t], obs));

@@ -74,16 +74,6 @@ struct diff {
 	size_t compared, both_nan;
 };
 
-/* strtod of a whole field ("nan", "inf" included); fails the test on trailing garbage. */
-static double number(const char *s)
-{
-	char *end = NULL;
-	double v = strtod(s, &end);
-	if (end == s || *end != '\0')
-		fail_msg("not a number: \"%s\"", s);
-	return v;
-}
-
 static void table_open(struct table *t, const char *path)
 {
 	t->path = path;
@@ -122,7 +112,7 @@ static const char *cell(const struct table *t, const char *name)
 
 static double num(const struct table *t, const char *name)
 {
-	return number(cell(t, name));
+	return tsv_number(cell(t, name));
 }
 
 static struct dataset *dataset_find(struct dataset_list *l, const char *name)

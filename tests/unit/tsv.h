@@ -8,4 +8,8 @@
  * Returns the number of fields. */
 size_t tsv_split(char *line, char **field, size_t max);
 
+/* strtod of a whole field ("nan" and "inf" included); fails the running cmocka test when the
+ * field is empty or has anything after the number. */
+double tsv_number(const char *s);
+
 #endif
