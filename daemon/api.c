@@ -2,11 +2,14 @@
 #include "api.h"
 
 #include "log.h"
+#include "ratelimit.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct authing {
 	struct daemon *d;
@@ -42,17 +45,59 @@ void api_reply_db_error(struct http_req *hr, int status, const PGresult *res)
 	                 NULL);
 }
 
+static const char metric_limited[] = "wijkradar_http_rate_limited_total";
+
+int api_declare_metrics(struct metrics *m)
+{
+	if (metrics_declare(m, metric_limited, METRICS_COUNTER,
+	                    "Requests refused with 429 because their token was over "
+	                    "auth.rate_limit_per_s, by the token's role") < 0)
+		return -ENOMEM;
+	for (int role = AUTH_SOURCE; role <= AUTH_ADMIN; role++) {
+		char labels[48];
+		snprintf(labels, sizeof(labels), "role=\"%s\"", auth_role_name(role));
+		if (metrics_counter_add(m, metric_limited, labels, 0) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int api_rate_limit(struct daemon *d, struct http_req *hr, const struct auth_principal *p, char *msg,
+                   size_t size)
+{
+	const struct config *c = d->config;
+	if (c->auth_rate_per_s <= 0)
+		return 0;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double wait = ratelimit_take(d->ratelimit, p->token_id, c->auth_rate_per_s,
+	                             c->auth_rate_burst, (double)now.tv_sec + now.tv_nsec / 1e9);
+	if (wait <= 0)
+		return 0;
+	int secs = (int)ceil(wait);
+	char retry[24], labels[48];
+	snprintf(retry, sizeof(retry), "%d", secs);
+	snprintf(labels, sizeof(labels), "role=\"%s\"", auth_role_name(p->role));
+	metrics_counter_add(d->metrics, metric_limited, labels, 1);
+	snprintf(msg, size, "too many requests with this token: at most %d per second, %d at once",
+	         c->auth_rate_per_s, c->auth_rate_burst);
+	http_req_add_header(hr, "Retry-After", retry);
+	return secs;
+}
+
 static void on_auth(void *arg, int status, const struct auth_principal *p)
 {
 	struct authing *a = arg;
+	char msg[160];
 	if (status == -EACCES) {
 		http_req_add_header(a->hr, "WWW-Authenticate", "Bearer realm=\"wijkradar\"");
 		http_reply_error(a->hr, 401, "unauthorized",
 		                 "missing, unknown, expired or revoked bearer token", NULL, NULL);
 	} else if (status != 0) {
 		api_reply_db_error(a->hr, status, NULL);
+	} else if (api_rate_limit(a->d, a->hr, p, msg, sizeof(msg)) > 0) {
+		http_reply_error(a->hr, 429, "rate_limited", msg, NULL, API_RATE_LIMIT_HINT);
 	} else if (!(a->roles & (1u << p->role))) {
-		char msg[96];
 		snprintf(msg, sizeof(msg), "a token with role \"%s\" cannot do this",
 		         auth_role_name(p->role));
 		http_reply_error(a->hr, 403, "forbidden", msg, NULL, NULL);

@@ -20,8 +20,21 @@
 typedef void api_authed_fn(struct daemon *d, struct http_req *hr, const struct auth_principal *p,
                            void *arg);
 
-/* Checks the request's bearer token; replies 401, 403 or 503 itself, or calls `fn`. `arg` is
- * passed through (borrowed; it must live until `fn` runs or the request is answered). */
+/* Declares the metrics of this module (the rate-limit counter). Returns 0 or -ENOMEM. */
+int api_declare_metrics(struct metrics *m) __attribute__((warn_unused_result));
+
+/* Takes one request from the budget of p's token (auth.rate_limit_per_s, counted in this
+ * process). Returns 0 when the request may go ahead; when the budget is spent, adds
+ * Retry-After to hr, counts it, writes the message for the 429 into msg and returns the
+ * seconds to wait (> 0). The caller replies 429 with code "rate_limited". */
+int api_rate_limit(struct daemon *d, struct http_req *hr, const struct auth_principal *p, char *msg,
+                   size_t size);
+
+#define API_RATE_LIMIT_HINT "Wait for the number of seconds in Retry-After before sending again."
+
+/* Checks the request's bearer token and its rate limit (auth.rate_limit_per_s per token, in
+ * this process); replies 401, 429, 403 or 503 itself, or calls `fn`. `arg` is passed through
+ * (borrowed; it must live until `fn` runs or the request is answered). */
 void api_authenticate(struct daemon *d, struct http_req *hr, unsigned roles, api_authed_fn *fn,
                       void *arg);
 

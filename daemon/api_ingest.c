@@ -4,6 +4,7 @@
  * is sent only after PostgreSQL has answered for it. */
 #include "api_ingest.h"
 
+#include "api.h"
 #include "auth.h"
 #include "codec.h"
 #include "ingest.h"
@@ -447,6 +448,11 @@ static void on_auth(void *arg, int status, const struct auth_principal *p)
 		fail_db(u, status, NULL, "checking the token");
 		return;
 	}
+	if (api_rate_limit(u->a->d, u->hr, p, msg, sizeof(msg)) > 0) {
+		fail(u, 429, "rate_limited", "rate_limited", msg,
+		     "Nothing was stored. " API_RATE_LIMIT_HINT);
+		return;
+	}
 	if (p->role != AUTH_SOURCE && p->role != AUTH_ADMIN) {
 		snprintf(msg, sizeof(msg), "a token with role \"%s\" cannot upload signals",
 		         auth_role_name(p->role));
@@ -578,9 +584,10 @@ struct api_ingest *api_ingest_start(struct daemon *d)
 	if (a == NULL)
 		goto nomem;
 	a->d = d;
-	if (metrics_declare(m, "wijkradar_ingest_batches_total", METRICS_COUNTER,
-	                    "Upload batches answered, by result (stored, rejected, unauthorized, "
-	                    "forbidden, bad_request, too_large, unavailable, error)") < 0 ||
+	if (metrics_declare(
+	        m, "wijkradar_ingest_batches_total", METRICS_COUNTER,
+	        "Upload batches answered, by result (stored, rejected, unauthorized, "
+	        "forbidden, rate_limited, bad_request, too_large, unavailable, error)") < 0 ||
 	    metrics_declare(m, "wijkradar_ingest_signals_total", METRICS_COUNTER,
 	                    "Signals received, by result (stored, duplicate, rejected)") < 0 ||
 	    metrics_declare(m, "wijkradar_ingest_rejections_total", METRICS_COUNTER,

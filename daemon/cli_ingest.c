@@ -30,6 +30,7 @@ struct options {
 	const char *source;
 	const char *organisation;
 	const char *state;
+	const char *ca_file; /* PEM CAs to verify an https:// daemon with; NULL: system's */
 	bool protobuf;
 	long batch_size;
 	int max_retries;
@@ -336,6 +337,8 @@ static long post(CURL *curl, const struct options *o, struct curl_slist *headers
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT, o->timeout_s);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	if (o->ca_file != NULL)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, o->ca_file);
 	CURLcode cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
 		snprintf(why, why_size, "%s", curl_easy_strerror(cc));
@@ -448,7 +451,8 @@ static int usage(void)
 {
 	fputs("usage: wijkradar ingest [--url URL] [--batch-size N] [--source SOURCE\n"
 	      "                        --organisation ORG] [--format csv|protobuf]\n"
-	      "                        [--state FILE] [--max-retries N] [--timeout-s N] FILE\n"
+	      "                        [--state FILE] [--max-retries N] [--timeout-s N]\n"
+	      "                        [--ca-file PEM] FILE\n"
 	      "The bearer token is read from the environment variable WIJKRADAR_TOKEN.\n",
 	      stderr);
 	return 2;
@@ -465,6 +469,7 @@ static int parse_options(int argc, char **argv, const struct config *c, struct o
 	                                     {"state", required_argument, NULL, 'S'},
 	                                     {"max-retries", required_argument, NULL, 'r'},
 	                                     {"timeout-s", required_argument, NULL, 't'},
+	                                     {"ca-file", required_argument, NULL, 'C'},
 	                                     {NULL, 0, NULL, 0}};
 	const char *format = NULL;
 	int opt;
@@ -473,7 +478,7 @@ static int parse_options(int argc, char **argv, const struct config *c, struct o
 	o->max_retries = 10;
 	o->timeout_s = 120;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "u:b:s:o:f:S:r:t:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "u:b:s:o:f:S:r:t:C:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'u':
 			o->url = optarg;
@@ -498,6 +503,9 @@ static int parse_options(int argc, char **argv, const struct config *c, struct o
 			break;
 		case 't':
 			o->timeout_s = strtol(optarg, NULL, 10);
+			break;
+		case 'C':
+			o->ca_file = optarg;
 			break;
 		default:
 			return usage();

@@ -4,8 +4,10 @@
 
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +60,28 @@ static const struct config_key keys[] = {
     {"http", "max_header_bytes", CONFIG_INT, OFF(http_max_header_bytes), "16384", true, NULL, 1024,
      1048576, NULL, "largest total size of request headers"},
     {"http", "timeout_s", CONFIG_INT, OFF(http_timeout_s), "30", true, NULL, 1, 3600, NULL,
-     "seconds a connection may stay idle or take to send a request before it is closed"},
+     "seconds a connection may stay idle, and the most time a client has to send one whole "
+     "request (headers and body, counted from the connection or the previous reply), before it "
+     "is closed"},
+    {"http", "max_connections", CONFIG_INT, OFF(http_max_connections), "1024", true, NULL, 1,
+     1000000, NULL,
+     "most client connections open at once; at the limit new connections wait in the "
+     "kernel's backlog until others close (keep it below the process's open-file limit)"},
+    {"http", "tls_cert_file", CONFIG_STRING, OFF(http_tls_cert_file), "", true, NULL, 0, 0, NULL,
+     "PEM certificate chain (leaf first) for HTTPS; with tls_key_file it turns TLS on; both "
+     "files are read again on SIGHUP (a failed read keeps the old certificate)"},
+    {"http", "tls_key_file", CONFIG_STRING, OFF(http_tls_key_file), "", true, NULL, 0, 0, NULL,
+     "PEM private key of that certificate"},
+    {"http", "allow_plain_http", CONFIG_BOOL, OFF(http_allow_plain), "false", true, NULL, 0, 0,
+     NULL,
+     "serve plain HTTP on an address other than loopback (only behind a TLS-terminating proxy "
+     "on a trusted network); off, such a listen address without TLS is refused"},
+    {"auth", "rate_limit_per_s", CONFIG_INT, OFF(auth_rate_per_s), "50", true, NULL, 0, 1000000,
+     NULL,
+     "requests per second one API token may make to this daemon on average (0: no limit); "
+     "over it the API answers 429 with Retry-After; each replica counts on its own"},
+    {"auth", "rate_limit_burst", CONFIG_INT, OFF(auth_rate_burst), "200", true, NULL, 1, 1000000,
+     NULL, "requests one token may make at once after a quiet spell (the bucket's size)"},
     {"database", "conninfo", CONFIG_STRING, OFF(db_conninfo), "dbname=wijkradar", false,
      "WIJKRADAR_DATABASE", 0, 0, check_nonempty,
      "libpq connection string or URI; the environment variable WIJKRADAR_DATABASE overrides "
@@ -93,6 +116,13 @@ static const struct config_key keys[] = {
      "acknowledged; re-sending is harmless)"},
     {"ingest", "max_age_weeks", CONFIG_INT, OFF(ingest_max_age_weeks), "520", true, NULL, 1, 5200,
      NULL, "signals for weeks older than this many weeks are rejected"},
+    {"retention", "enabled", CONFIG_BOOL, OFF(retention_enabled), "true", true, NULL, 0, 0, NULL,
+     "remove raw signals past the retention period once a day (one replica does it)"},
+    {"retention", "months", CONFIG_INT, OFF(retention_months), "24", true, NULL, 1, 1200, NULL,
+     "months raw signals are kept after their trajectory closes (signals without a trajectory "
+     "or without trajectory events: after their week); weekly counts and alerts are kept"},
+    {"retention", "hour", CONFIG_INT, OFF(retention_hour), "3", true, NULL, 0, 23, NULL,
+     "hour (UTC) of the day from which the retention run starts"},
     {"detect", "schedule", CONFIG_BOOL, OFF(detect_schedule), "true", true, NULL, 0, 0, NULL,
      "run the weekly analysis inside the daemon (one replica runs it; the others skip)"},
     {"detect", "weekday", CONFIG_INT, OFF(detect_weekday), "1", true, NULL, 1, 7, NULL,
@@ -469,6 +499,22 @@ void config_free(struct config *c)
 	free(c);
 }
 
+bool config_listen_is_loopback(const char *listen)
+{
+	char host[256];
+	int port;
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (config_parse_listen(listen, host, sizeof(host), &port) < 0)
+		return false;
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, addr) == 1)
+		return addr[0] == 127;
+	if (inet_pton(AF_INET6, host, addr) == 1)
+		return IN6_IS_ADDR_LOOPBACK((struct in6_addr *)(void *)addr);
+	return false;
+}
+
 /* Cross-key checks that no single key can make. */
 static int validate(const struct config *c, struct err *e)
 {
@@ -477,6 +523,22 @@ static int validate(const struct config *c, struct err *e)
 		               "invalid value for \"database.reconnect_min_ms\": %d: must not "
 		               "exceed \"database.reconnect_max_ms\" (%d)",
 		               c->db_reconnect_min_ms, c->db_reconnect_max_ms);
+	bool cert = c->http_tls_cert_file[0] != '\0', key = c->http_tls_key_file[0] != '\0';
+	if (cert != key)
+		return err_set(e, 0, "invalid_config",
+		               "\"http.tls_cert_file\" and \"http.tls_key_file\" go together: set "
+		               "both for HTTPS, or neither");
+	if (!cert && !c->http_allow_plain && !config_listen_is_loopback(c->http_listen)) {
+		err_set(e, 0, "invalid_config",
+		        "plain HTTP on \"%s\", which is not a loopback address: tokens and data "
+		        "would cross the network unencrypted",
+		        c->http_listen);
+		err_detail(e,
+		           "Set \"http.tls_cert_file\" and \"http.tls_key_file\", or, behind a "
+		           "TLS-terminating proxy on a trusted network, \"http.allow_plain_http = "
+		           "true\".");
+		return -EINVAL;
+	}
 	return 0;
 }
 

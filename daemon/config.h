@@ -15,6 +15,12 @@ struct config {
 	int http_max_body_bytes;
 	int http_max_header_bytes;
 	int http_timeout_s;
+	int http_max_connections;
+	char *http_tls_cert_file;
+	char *http_tls_key_file;
+	bool http_allow_plain;
+	int auth_rate_per_s;
+	int auth_rate_burst;
 	char *db_conninfo;
 	int db_pool_size;
 	int db_queue_max;
@@ -27,6 +33,9 @@ struct config {
 	int ingest_max_inflight;
 	int ingest_max_age_weeks;
 	int ingest_timeout_s;
+	bool retention_enabled;
+	int retention_months;
+	int retention_hour;
 	bool detect_schedule;
 	int detect_weekday;
 	int detect_hour;
@@ -76,6 +85,10 @@ struct config {
  * that names the file, line, key and reason. `path` is borrowed. */
 int config_load(const char *path, struct config **out, struct err *e)
     __attribute__((warn_unused_result));
+
+/* True when the host of a listen address (see config_parse_listen) is a loopback address
+ * (127.0.0.0/8, ::1) or "localhost". */
+bool config_listen_is_loopback(const char *listen);
 
 /* Frees `c` and everything it owns. config_free(NULL) does nothing. */
 void config_free(struct config *c);

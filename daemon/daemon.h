@@ -26,6 +26,7 @@ struct daemon {
 	struct metrics *metrics;
 	struct db_pool *db;
 	struct http *http;
+	struct ratelimit *ratelimit;         /* per-token request budgets (auth.rate_limit_*) */
 	struct pseudonym_key *pseudonym_key; /* owned; loaded at start, not reloaded */
 	struct api_ingest *ingest;
 	struct scheduler *scheduler;

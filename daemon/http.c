@@ -5,6 +5,7 @@
 #include "http.h"
 
 #include "log.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,8 +19,12 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 struct route {
 	char *path;
@@ -29,19 +34,42 @@ struct route {
 	void *arg[16];
 };
 
+/* One client connection, from accept until we notice evhttp has freed it. evhttp owns the
+ * connection; libevent 2.1 tells nobody when it frees one. So we hold a reference on the
+ * bufferevent we made for it: after evhttp's bufferevent_free its callbacks are cleared but the
+ * memory (and socket) stay until a sweep sees that and drops our reference. */
+struct conn {
+	struct http *h;
+	struct bufferevent *bev; /* the socket (or TLS) bufferevent evhttp reads and writes */
+	struct event *deadline;  /* the client must send a whole request before it fires */
+	struct http_req *hr;     /* the request being handled, if any */
+	TAILQ_ENTRY(conn) link;
+};
+TAILQ_HEAD(conn_list, conn);
+
 struct http {
 	struct evhttp *evh;
+	struct event_base *base;
 	struct evhttp_bound_socket *bound;
 	struct metrics *metrics;
+	SSL_CTX *tls; /* NULL: plain HTTP */
 	int port;
 	int n_inflight;
 	unsigned long long next_id;
 	struct route *routes;
 	size_t n_routes;
+	struct conn_list conns;
+	int n_conns;
+	int max_conns;
+	int timeout_s;
+	bool accept_paused;   /* at max_conns, or resting after an accept error */
+	struct event *resume; /* ends the rest after an accept error */
+	struct event *sweep;  /* looks for connections evhttp has freed */
 };
 
 struct http_req {
 	struct http *h;
+	struct conn *conn;          /* NULL once the connection is gone */
 	struct evhttp_request *req; /* NULL once the client has gone */
 	const char *route;          /* route path for metrics, or "unmatched" */
 	struct timespec start;
@@ -53,6 +81,8 @@ struct http_req {
 
 static const char metric_requests[] = "wijkradar_http_requests_total";
 static const char metric_duration[] = "wijkradar_http_request_duration_seconds";
+static const char metric_conns[] = "wijkradar_http_connections";
+static const char metric_closed[] = "wijkradar_http_connections_closed_total";
 
 static int method_bit(enum evhttp_cmd_type m)
 {
@@ -95,6 +125,177 @@ static double seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+/* --- connections: count, cap, request deadline ------------------------------------------- */
+
+/* Accepts new connections unless at the cap or resting after an accept error. While paused,
+ * new connections wait in the kernel's listen backlog. */
+static void update_accepting(struct http *h)
+{
+	bool full = h->n_conns >= h->max_conns;
+	bool pause = full || (h->resume != NULL && evtimer_pending(h->resume, NULL));
+	if (pause == h->accept_paused || h->bound == NULL)
+		return;
+	struct evconnlistener *l = evhttp_bound_socket_get_listener(h->bound);
+	if (pause)
+		evconnlistener_disable(l);
+	else
+		evconnlistener_enable(l);
+	h->accept_paused = pause;
+	if (full)
+		log_warn("http",
+		         "%d client connections open (http.max_connections): new connections "
+		         "wait until some close",
+		         h->n_conns);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	update_accepting(arg);
+}
+
+/* accept() failed, typically EMFILE: without a pause the listener would spin on the pending
+ * connection. Rest for a second; the connections already open carry on. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct http *h = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	log_error("http", "could not accept a connection: %s; not accepting for 1 s",
+	          evutil_socket_error_to_string(err));
+	struct timeval tv = {1, 0};
+	if (h->resume != NULL)
+		evtimer_add(h->resume, &tv);
+	update_accepting(h);
+}
+
+static void arm_deadline(struct conn *c)
+{
+	struct timeval tv = {c->h->timeout_s, 0};
+	evtimer_add(c->deadline, &tv);
+}
+
+/* True once evhttp has called bufferevent_free: that clears the callbacks, which evhttp keeps
+ * set for as long as it uses the connection. */
+static bool conn_released(const struct conn *c)
+{
+	bufferevent_data_cb r, w;
+	bufferevent_event_cb ev;
+	void *arg;
+	bufferevent_getcb(c->bev, &r, &w, &ev, &arg);
+	return r == NULL && w == NULL && ev == NULL;
+}
+
+/* Drops our reference: the bufferevent is destroyed and its socket closed. */
+static void conn_free(struct conn *c)
+{
+	if (c->hr != NULL)
+		c->hr->conn = NULL;
+	event_free(c->deadline);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+/* Every 100 ms while connections are open: forgets those evhttp has finished with. */
+static void on_sweep(evutil_socket_t unused, short what, void *arg)
+{
+	struct http *h = arg;
+	struct conn *c, *next;
+	for (c = TAILQ_FIRST(&h->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, link);
+		if (!conn_released(c))
+			continue;
+		TAILQ_REMOVE(&h->conns, c, link);
+		h->n_conns--;
+		conn_free(c);
+	}
+	metrics_gauge_set(h->metrics, metric_conns, "", h->n_conns);
+	update_accepting(h);
+	if (h->n_conns > 0) {
+		struct timeval tv = {0, 100000};
+		evtimer_add(h->sweep, &tv);
+	}
+}
+
+/* The client has not sent a whole request in time (slow-loris, or idle): shutting the socket
+ * down makes evhttp see the end of the stream and free the connection as usual. */
+static void on_conn_deadline(evutil_socket_t unused, short what, void *arg)
+{
+	struct conn *c = arg;
+	if (conn_released(c))
+		return;
+	log_debug("http", "closing a connection that sent no whole request within %d s",
+	          c->h->timeout_s);
+	metrics_counter_add(c->h->metrics, metric_closed, "reason=\"request_timeout\"", 1);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* evhttp's bufferevent callback, once per accepted connection (the socket is set afterwards):
+ * TLS or plain, with our reference on it. */
+static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
+{
+	struct http *h = arg;
+	struct bufferevent *bev = NULL;
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		goto fail;
+	c->deadline = evtimer_new(base, on_conn_deadline, c);
+	if (c->deadline == NULL)
+		goto fail;
+	if (h->tls != NULL) {
+		SSL *ssl = SSL_new(h->tls);
+		if (ssl != NULL) {
+			bev = bufferevent_openssl_socket_new(
+			    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+			if (bev == NULL)
+				SSL_free(ssl);
+		}
+	} else {
+		bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (bev == NULL)
+		goto fail;
+	bufferevent_incref(bev);
+	c->h = h;
+	c->bev = bev;
+	TAILQ_INSERT_TAIL(&h->conns, c, link);
+	h->n_conns++;
+	metrics_gauge_set(h->metrics, metric_conns, "", h->n_conns);
+	arm_deadline(c);
+	if (!evtimer_pending(h->sweep, NULL)) {
+		struct timeval tv = {0, 100000};
+		evtimer_add(h->sweep, &tv);
+	}
+	update_accepting(h);
+	return bev;
+fail:
+	/* Out of memory. evhttp then makes a plain bufferevent of its own for this connection;
+	 * under TLS its first request fails, as the client speaks TLS. */
+	log_error("http", "out of memory setting up a connection");
+	if (c != NULL && c->deadline != NULL)
+		event_free(c->deadline);
+	free(c);
+	return NULL;
+}
+
+/* Our record of the connection a request came on, or NULL. A linear search: there are at most
+ * http.max_connections, and it runs once per request. */
+static struct conn *conn_of(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct conn *c;
+	TAILQ_FOREACH(c, &h->conns, link)
+	{
+		if (c->bev == bev)
+			return c;
+	}
+	return NULL;
+}
+
+/* --- requests -------------------------------------------------------------------------- */
+
 static void on_client_close(struct evhttp_connection *evcon, void *arg)
 {
 	struct http_req *hr = arg;
@@ -126,6 +327,12 @@ static void finish(struct http_req *hr, int status, struct evbuffer *buf)
 		evbuffer_free(buf);
 	if (hr->query_parsed)
 		evhttp_clear_headers(&hr->query);
+	if (hr->conn != NULL) {
+		/* A kept-alive connection has the same time again for its next request. */
+		hr->conn->hr = NULL;
+		if (hr->req != NULL)
+			arm_deadline(hr->conn);
+	}
 	hr->h->n_inflight--;
 	free(hr);
 }
@@ -315,6 +522,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	if (evcon != NULL)
 		evhttp_connection_set_closecb(evcon, on_client_close, hr);
+	hr->conn = conn_of(h, req);
+	if (hr->conn != NULL) {
+		evtimer_del(hr->conn->deadline);
+		hr->conn->hr = hr;
+	}
 
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -381,12 +593,30 @@ int http_route(struct http *h, const char *path, int methods, http_handler_fn *f
 	return 0;
 }
 
-void http_apply_config(struct http *h, const struct config *config)
+int http_apply_config(struct http *h, const struct config *config, struct err *e)
 {
 	struct timeval tv = {config->http_timeout_s, 0};
 	evhttp_set_max_body_size(h->evh, config->http_max_body_bytes);
 	evhttp_set_max_headers_size(h->evh, config->http_max_header_bytes);
 	evhttp_set_timeout_tv(h->evh, &tv);
+	h->timeout_s = config->http_timeout_s;
+	h->max_conns = config->http_max_connections;
+	update_accepting(h);
+	/* Connections already open keep the context they started with (SSL holds a reference). */
+	SSL_CTX *tls = NULL;
+	if (config->http_tls_cert_file[0] != '\0') {
+		tls = tls_server_ctx_new(config->http_tls_cert_file, config->http_tls_key_file, e);
+		if (tls == NULL)
+			return -EINVAL;
+	}
+	SSL_CTX_free(h->tls);
+	h->tls = tls;
+	return 0;
+}
+
+bool http_is_tls(const struct http *h)
+{
+	return h->tls != NULL;
 }
 
 struct http *http_new(struct event_base *base, const struct config *config, struct metrics *m,
@@ -398,21 +628,35 @@ struct http *http_new(struct event_base *base, const struct config *config, stru
 	if (h == NULL)
 		goto nomem;
 	h->metrics = m;
+	h->base = base;
+	TAILQ_INIT(&h->conns);
 	h->evh = evhttp_new(base);
-	if (h->evh == NULL)
+	h->resume = evtimer_new(base, on_resume, h);
+	h->sweep = evtimer_new(base, on_sweep, h);
+	if (h->evh == NULL || h->resume == NULL || h->sweep == NULL)
 		goto nomem;
 	if (metrics_declare(m, metric_requests, METRICS_COUNTER,
 	                    "HTTP requests answered, by route, method and status code "
 	                    "(499: client closed before the reply)") < 0 ||
 	    metrics_declare(m, metric_duration, METRICS_HISTOGRAM,
-	                    "Time from request to reply, by route") < 0)
+	                    "Time from request to reply, by route") < 0 ||
+	    metrics_declare(m, metric_conns, METRICS_GAUGE, "Open client connections") < 0 ||
+	    metrics_gauge_set(m, metric_conns, "", 0) < 0 ||
+	    metrics_declare(m, metric_closed, METRICS_COUNTER,
+	                    "Client connections closed by the daemon, by reason (request_timeout: "
+	                    "no whole request within http.timeout_s)") < 0 ||
+	    metrics_counter_add(m, metric_closed, "reason=\"request_timeout\"", 0) < 0)
 		goto nomem;
 	evhttp_set_allowed_methods(h->evh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 	                                       EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
 	                                       EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS);
 	evhttp_set_default_content_type(h->evh, "application/json");
 	evhttp_set_gencb(h->evh, on_request, h);
-	http_apply_config(h, config);
+	evhttp_set_bevcb(h->evh, on_new_connection, h);
+	if (http_apply_config(h, config, e) < 0) {
+		errno = EINVAL;
+		goto fail;
+	}
 	if (config_parse_listen(config->http_listen, host, sizeof(host), &port) < 0) {
 		err_set(e, 0, "invalid_config", "invalid listen address \"%s\"",
 		        config->http_listen);
@@ -429,6 +673,7 @@ struct http *http_new(struct event_base *base, const struct config *config, stru
 	}
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(h->bound), on_accept_error);
 	evutil_socket_t fd = evhttp_bound_socket_get_fd(h->bound);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
 		if (ss.ss_family == AF_INET6)
@@ -458,7 +703,17 @@ void http_free(struct http *h)
 	if (h == NULL)
 		return;
 	if (h->evh != NULL)
-		evhttp_free(h->evh);
+		evhttp_free(h->evh); /* bufferevent_free on every connection */
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&h->conns)) != NULL) {
+		TAILQ_REMOVE(&h->conns, c, link);
+		conn_free(c);
+	}
+	if (h->resume != NULL)
+		event_free(h->resume);
+	if (h->sweep != NULL)
+		event_free(h->sweep);
+	SSL_CTX_free(h->tls);
 	for (size_t i = 0; i < h->n_routes; i++)
 		free(h->routes[i].path);
 	free(h->routes);

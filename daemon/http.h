@@ -33,8 +33,15 @@ struct http *http_new(struct event_base *base, const struct config *config, stru
  * http_free(NULL) does nothing. */
 void http_free(struct http *h);
 
-/* Applies reloadable limits (body and header size, timeouts) from `config` (borrowed). */
-void http_apply_config(struct http *h, const struct config *config);
+/* Applies reloadable settings from `config` (borrowed): body and header size, timeouts, the
+ * connection cap, and TLS (the certificate and key files are read again). When TLS cannot be
+ * set up, returns -EINVAL and fills `e`; the old TLS context (or none) stays and everything
+ * else is applied. */
+int http_apply_config(struct http *h, const struct config *config, struct err *e)
+    __attribute__((warn_unused_result));
+
+/* True when the listener speaks TLS. */
+bool http_is_tls(const struct http *h);
 
 /* The TCP port actually bound (useful with port 0). */
 int http_port(const struct http *h);

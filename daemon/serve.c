@@ -2,6 +2,7 @@
  * reverse. Blocking work (migrations) happens only before the loop starts. */
 #include "serve.h"
 
+#include "api.h"
 #include "api_alerts.h"
 #include "api_analysis.h"
 #include "api_deliveries.h"
@@ -15,6 +16,7 @@
 #include "delivery.h"
 #include "log.h"
 #include "migrate.h"
+#include "ratelimit.h"
 #include "report_worker.h"
 #include "scheduler.h"
 
@@ -73,7 +75,9 @@ static void reload(struct daemon *d)
 		return;
 	}
 	apply_log_level(fresh);
-	http_apply_config(d->http, fresh);
+	err_clear(&e);
+	if (http_apply_config(d->http, fresh, &e) < 0)
+		log_error("http", "%s; keeping the TLS certificate loaded before", e.msg);
 	struct db_pool_params pp = pool_params(fresh);
 	db_pool_set_params(d->db, &pp);
 	config_free(d->config);
@@ -180,7 +184,8 @@ static int start(struct daemon *d)
 		return -ENOMEM;
 	struct db_pool_params pp = pool_params(d->config);
 	d->db = db_pool_new(d->base, &pp);
-	if (d->db == NULL)
+	d->ratelimit = ratelimit_new();
+	if (d->db == NULL || d->ratelimit == NULL || api_declare_metrics(d->metrics) < 0)
 		return -ENOMEM;
 	d->http = http_new(d->base, d->config, d->metrics, &e);
 	if (d->http == NULL) {
@@ -218,8 +223,9 @@ static int start(struct daemon *d)
 	int port;
 	if (config_parse_listen(d->config->http_listen, host, sizeof(host), &port) == 0)
 		log_info("http",
-		         strchr(host, ':') != NULL ? "listening on [%s]:%d" : "listening on %s:%d",
-		         host, http_port(d->http));
+		         strchr(host, ':') != NULL ? "listening on [%s]:%d (%s)"
+		                                   : "listening on %s:%d (%s)",
+		         host, http_port(d->http), http_is_tls(d->http) ? "HTTPS" : "plain HTTP");
 	return 0;
 }
 
@@ -243,6 +249,7 @@ static void stop(struct daemon *d)
 	delivery_free(d->delivery);
 	api_ingest_free(d->ingest);
 	http_free(d->http);
+	ratelimit_free(d->ratelimit);
 	pseudonym_key_free(d->pseudonym_key);
 	metrics_free(d->metrics);
 	if (d->base != NULL)

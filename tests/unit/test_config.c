@@ -539,12 +539,63 @@ static void test_merge_reload_no_report(void **state)
 	err_clear(&e);
 	assert_int_equal(config_load(NULL, &running, &e), 0);
 	assert_int_equal(
-	    load_text("[http]\nlisten = 0.0.0.0:1\n[database]\npool_size = 2\n", path, &fresh, &e),
+	    load_text(
+	        "[http]\nlisten = 0.0.0.0:1\nallow_plain_http = true\n[database]\npool_size = 2\n",
+	        path, &fresh, &e),
 	    0);
 	assert_int_equal(config_merge_reload(running, fresh, NULL, NULL), 0);
 	assert_config_equal(running, fresh);
 	config_free(running);
 	config_free(fresh);
+}
+
+static void test_listen_is_loopback(void **state)
+{
+	static const struct {
+		const char *listen;
+		bool loopback;
+	} cases[] = {
+	    {"127.0.0.1:8080", true},  {"127.9.8.7:1", true},   {"[::1]:0", true},
+	    {"localhost:80", true},    {"LocalHost:80", true},  {"0.0.0.0:8080", false},
+	    {"[::]:8080", false},      {"10.0.0.1:80", false},  {"192.168.1.5:80", false},
+	    {"example.nl:443", false}, {"128.0.0.1:80", false}, {"[::ffff:127.0.0.1]:80", false},
+	    {"nonsense", false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (config_listen_is_loopback(cases[i].listen) != cases[i].loopback)
+			fail_msg("case %zu: \"%s\"", i, cases[i].listen);
+	}
+}
+
+static void test_plain_http_and_tls_rules(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *error; /* NULL: accepted */
+	} cases[] = {
+	    {"[http]\nlisten = 127.0.0.1:1\n", NULL},
+	    {"[http]\nlisten = 0.0.0.0:1\n", "not a loopback address"},
+	    {"[http]\nlisten = [::]:1\n", "not a loopback address"},
+	    {"[http]\nlisten = 0.0.0.0:1\nallow_plain_http = true\n", NULL},
+	    {"[http]\nlisten = 0.0.0.0:1\ntls_cert_file = c.pem\ntls_key_file = k.pem\n", NULL},
+	    {"[http]\ntls_cert_file = c.pem\n", "go together"},
+	    {"[http]\ntls_key_file = k.pem\n", "go together"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char path[32];
+		struct config *c = NULL;
+		struct err e;
+		err_clear(&e);
+		int r = load_text(cases[i].text, path, &c, &e);
+		if (cases[i].error == NULL) {
+			if (r != 0)
+				fail_msg("case %zu refused: %s", i, e.msg);
+		} else if (r == 0 || strstr(e.msg, cases[i].error) == NULL) {
+			fail_msg("case %zu: expected \"%s\", got %d \"%s\"", i, cases[i].error, r,
+			         e.msg);
+		}
+		config_free(c);
+	}
 }
 
 static void test_print_defaults_round_trip(void **state)
@@ -658,6 +709,8 @@ int main(void)
 	    cmocka_unit_test(test_merge_reload),
 	    cmocka_unit_test(test_merge_reload_no_report),
 	    cmocka_unit_test(test_print_defaults_round_trip),
+	    cmocka_unit_test(test_listen_is_loopback),
+	    cmocka_unit_test(test_plain_http_and_tls_rules),
 	    cmocka_unit_test(test_parse_listen_good),
 	    cmocka_unit_test(test_parse_listen_bad),
 	};
