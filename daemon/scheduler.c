@@ -6,6 +6,7 @@
 
 #include "analysis.h"
 #include "daemon.h"
+#include "db_gauges.h"
 #include "log.h"
 
 #include <errno.h>
@@ -94,6 +95,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		                    j->summary.alerts_raised);
 		metrics_counter_add(m, "wijkradar_alerts_updated_total", "",
 		                    j->summary.alerts_updated);
+		db_gauges_refresh(s->d->gauges);
 	} else if (j->rc == -EBUSY) {
 		log_info("analysis", "week %s: another process is analysing; skipped", week);
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"busy\"", 1);
