@@ -236,3 +236,11 @@ def test_alert_gauge_counted_again_after_an_analysis_run(world, make_config, dae
         pytest.skip("the run took too long to tell its count from the timed one")
     wait_gauges(d, {"new": 1, "acknowledged": 0, "initiative_started": 0, "closed": 0},
                 {"webhook": 0, "email": 0}, timeout=left, what="the count after the run")
+
+    # Runs are timed in buckets up to the 900 s statement timeout, not the 10 s of requests.
+    samples = d.metrics()
+    bounds = [ls["le"] for n, ls, _ in samples
+              if n == "wijkradar_analysis_duration_seconds_bucket"]
+    assert bounds == ["1", "2.5", "5", "10", "30", "60", "120", "300", "600", "900", "+Inf"], \
+        bounds
+    assert wrtest.metric(samples, "wijkradar_analysis_duration_seconds_count") == 1
