@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char metric_pool_wait[] = "wijkradar_db_pool_wait_seconds";
+static const char metric_pool_refused[] = "wijkradar_db_pool_refused_total";
+
 static const char sql_schema_version[] = "SELECT coalesce(max(version), 0) FROM schema_migrations";
 
 static void on_healthz(struct http_req *hr, void *arg)
@@ -118,6 +121,42 @@ static void on_metrics(struct http_req *hr, void *arg)
 	free(text);
 }
 
+static const char *const refused_labels[] = {
+    [DB_POOL_QUEUE_FULL] = "reason=\"queue_full\"",
+    [DB_POOL_NO_CONNECTION] = "reason=\"no_connection\"",
+    [DB_POOL_LOST] = "reason=\"connection_lost\"",
+};
+
+/* The pool's observer: a wait ends in a connection or in a refusal. */
+static void on_pool_outcome(void *arg, enum db_pool_outcome outcome, double wait_s)
+{
+	struct metrics *m = arg;
+	if (outcome == DB_POOL_GRANTED)
+		metrics_observe(m, metric_pool_wait, "", wait_s);
+	else
+		metrics_counter_add(m, metric_pool_refused, refused_labels[outcome], 1);
+}
+
+/* Declares the pool's families, with every refusal reason at 0, and observes the pool. */
+static int pool_metrics_start(struct daemon *d)
+{
+	struct metrics *m = d->metrics;
+	if (metrics_declare(m, metric_pool_wait, METRICS_HISTOGRAM,
+	                    "Time a request waited for a free database connection, observed when "
+	                    "it got one") < 0 ||
+	    metrics_declare(m, metric_pool_refused, METRICS_COUNTER,
+	                    "Requests for a database connection that got none, by reason: "
+	                    "queue_full and no_connection are refused at once (the API answers "
+	                    "503), connection_lost waited until every connection went down") < 0)
+		return -ENOMEM;
+	for (int i = DB_POOL_QUEUE_FULL; i <= DB_POOL_LOST; i++) {
+		if (metrics_counter_add(m, metric_pool_refused, refused_labels[i], 0) < 0)
+			return -ENOMEM;
+	}
+	db_pool_set_observer(d->db, on_pool_outcome, m);
+	return 0;
+}
+
 int api_health_start(struct daemon *d)
 {
 	char labels[96];
@@ -136,7 +175,8 @@ int api_health_start(struct daemon *d)
 	    metrics_declare(m, "wijkradar_db_queue_waiting", METRICS_GAUGE,
 	                    "Requests waiting for a database connection") < 0 ||
 	    metrics_declare(m, "wijkradar_http_requests_in_flight", METRICS_GAUGE,
-	                    "HTTP requests accepted and not yet answered") < 0)
+	                    "HTTP requests accepted and not yet answered") < 0 ||
+	    pool_metrics_start(d) < 0)
 		return -ENOMEM;
 	if (http_route(d->http, "/healthz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_healthz, d) < 0 ||
 	    http_route(d->http, "/readyz", EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, on_readyz, d) < 0 ||

@@ -14,6 +14,7 @@
 #include "pseudonym.h"
 
 struct api_ingest;
+struct db_gauges;
 struct delivery;
 struct report_worker;
 struct scheduler;
@@ -32,6 +33,7 @@ struct daemon {
 	struct scheduler *scheduler;
 	struct delivery *delivery;
 	struct report_worker *reports;
+	struct db_gauges *gauges;
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *drain_timer; /* polls in-flight requests while shutting down */
 	struct timespec drain_deadline;

@@ -5,10 +5,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct waiter {
 	db_acquire_fn *cb;
 	void *arg;
+	struct timespec queued_at; /* CLOCK_MONOTONIC */
 	struct waiter *next;
 };
 
@@ -24,7 +26,24 @@ struct db_pool {
 	bool freeing;
 	bool ever_up;      /* a connection has been up */
 	bool start_failed; /* a connection attempt failed before any was up */
+	db_pool_observer_fn *observer;
+	void *observer_arg;
 };
+
+static void observe(struct db_pool *pool, enum db_pool_outcome outcome, double wait_s)
+{
+	if (pool->observer != NULL)
+		pool->observer(pool->observer_arg, outcome, wait_s);
+}
+
+/* Seconds since `w` was queued. */
+static double waited(const struct waiter *w)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - w->queued_at.tv_sec) +
+	       (double)(now.tv_nsec - w->queued_at.tv_nsec) / 1e9;
+}
 
 static void schedule_dispatch(struct db_pool *pool)
 {
@@ -48,6 +67,8 @@ static void fail_waiters(struct db_pool *pool, int status)
 {
 	struct waiter *w;
 	while ((w = pop_waiter(pool)) != NULL) {
+		if (status == -EIO)
+			observe(pool, DB_POOL_LOST, waited(w));
 		w->cb(w->arg, status, NULL);
 		free(w);
 	}
@@ -61,6 +82,7 @@ static void on_dispatch(evutil_socket_t fd, short what, void *arg)
 			continue;
 		struct waiter *w = pop_waiter(pool);
 		pool->busy[i] = true;
+		observe(pool, DB_POOL_GRANTED, waited(w));
 		w->cb(w->arg, 0, pool->conns[i]);
 		free(w);
 	}
@@ -130,6 +152,12 @@ void db_pool_set_params(struct db_pool *pool, const struct db_pool_params *p)
 		db_conn_set_params(pool->conns[i], &p->conn);
 }
 
+void db_pool_set_observer(struct db_pool *pool, db_pool_observer_fn *fn, void *arg)
+{
+	pool->observer = fn;
+	pool->observer_arg = arg;
+}
+
 struct event_base *db_pool_base(const struct db_pool *pool)
 {
 	return pool->base;
@@ -154,15 +182,20 @@ int db_pool_acquire(struct db_pool *pool, db_acquire_fn *cb, void *arg)
 		return -ECANCELED;
 	/* Fail fast when the database is down; only while the first connections are still being
 	 * made (start-up) does a request wait for them. */
-	if (db_pool_n_up(pool) == 0 && (pool->ever_up || pool->start_failed))
+	if (db_pool_n_up(pool) == 0 && (pool->ever_up || pool->start_failed)) {
+		observe(pool, DB_POOL_NO_CONNECTION, 0);
 		return -ENOTCONN;
-	if (pool->n_waiting >= pool->queue_max)
+	}
+	if (pool->n_waiting >= pool->queue_max) {
+		observe(pool, DB_POOL_QUEUE_FULL, 0);
 		return -EAGAIN;
+	}
 	struct waiter *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return -ENOMEM;
 	w->cb = cb;
 	w->arg = arg;
+	clock_gettime(CLOCK_MONOTONIC, &w->queued_at);
 	if (pool->tail != NULL)
 		pool->tail->next = w;
 	else

@@ -21,6 +21,18 @@ struct db_pool_params {
  * connection went down while waiting), -ECANCELED (pool being freed); `conn` is NULL then. */
 typedef void db_acquire_fn(void *arg, int status, struct db_conn *conn);
 
+/* What became of one request for a connection, told to the observer (for metrics). */
+enum db_pool_outcome {
+	DB_POOL_GRANTED,       /* got a connection after waiting `wait_s` seconds */
+	DB_POOL_QUEUE_FULL,    /* refused at once (-EAGAIN); `wait_s` is 0 */
+	DB_POOL_NO_CONNECTION, /* refused at once (-ENOTCONN); `wait_s` is 0 */
+	DB_POOL_LOST,          /* waited `wait_s` seconds, then every connection went down (-EIO) */
+};
+
+/* Called synchronously for every outcome but cancellation at shutdown. Must not call back into
+ * the pool. */
+typedef void db_pool_observer_fn(void *arg, enum db_pool_outcome outcome, double wait_s);
+
 /* Creates the pool and starts connecting. Returns NULL with errno set. `base` is borrowed. */
 struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_params *p);
 
@@ -30,6 +42,10 @@ void db_pool_free(struct db_pool *pool);
 
 /* Applies reloadable settings (queue_max, timeouts, backoff); size and conninfo stay. */
 void db_pool_set_params(struct db_pool *pool, const struct db_pool_params *p);
+
+/* Sets (or with fn NULL, clears) the one observer of request outcomes. `arg` is borrowed and
+ * must outlive the pool or the next call. This function can't fail. */
+void db_pool_set_observer(struct db_pool *pool, db_pool_observer_fn *fn, void *arg);
 
 /* The event base the pool runs on (borrowed). */
 struct event_base *db_pool_base(const struct db_pool *pool);

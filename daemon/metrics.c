@@ -8,21 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                 0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
-#define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+static const double latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
 
 struct series {
 	char *labels;
-	double value;                         /* counter or gauge; histogram: sum */
-	unsigned long long count;             /* histogram: observations */
-	unsigned long long bucket[N_BUCKETS]; /* histogram: non-cumulative counts */
+	double value;               /* counter or gauge; histogram: sum */
+	unsigned long long count;   /* histogram: observations */
+	unsigned long long *bucket; /* histogram: non-cumulative counts, one per bound */
 };
 
 struct family {
 	char *name;
 	char *help;
 	enum metrics_type type;
+	const double *bounds; /* histogram: upper bounds, ascending (borrowed) */
+	size_t n_bounds;
 	struct series *series;
 	size_t n_series, cap_series;
 };
@@ -46,8 +47,10 @@ void metrics_free(struct metrics *m)
 		return;
 	for (size_t i = 0; i < m->n_families; i++) {
 		struct family *f = &m->families[i];
-		for (size_t j = 0; j < f->n_series; j++)
+		for (size_t j = 0; j < f->n_series; j++) {
 			free(f->series[j].labels);
+			free(f->series[j].bucket);
+		}
 		free(f->series);
 		free(f->name);
 		free(f->help);
@@ -79,13 +82,19 @@ static struct family *find_family(const struct metrics *m, const char *name)
 	return NULL;
 }
 
-int metrics_declare(struct metrics *m, const char *name, enum metrics_type type, const char *help)
+/* Declares a family; `bounds` are used by histograms only. */
+static int declare(struct metrics *m, const char *name, enum metrics_type type, const char *help,
+                   const double *bounds, size_t n_bounds)
 {
 	if (find_family(m, name) != NULL)
 		return -EEXIST;
 	if (grow((void **)&m->families, &m->cap_families, m->n_families, sizeof(struct family)) < 0)
 		return -ENOMEM;
-	struct family f = {.name = strdup(name), .help = strdup(help), .type = type};
+	struct family f = {.name = strdup(name),
+	                   .help = strdup(help),
+	                   .type = type,
+	                   .bounds = bounds,
+	                   .n_bounds = n_bounds};
 	if (f.name == NULL || f.help == NULL) {
 		free(f.name);
 		free(f.help);
@@ -93,6 +102,24 @@ int metrics_declare(struct metrics *m, const char *name, enum metrics_type type,
 	}
 	m->families[m->n_families++] = f;
 	return 0;
+}
+
+int metrics_declare(struct metrics *m, const char *name, enum metrics_type type, const char *help)
+{
+	return declare(m, name, type, help, latency_buckets,
+	               sizeof(latency_buckets) / sizeof(latency_buckets[0]));
+}
+
+int metrics_declare_histogram(struct metrics *m, const char *name, const char *help,
+                              const double *bounds, size_t n_bounds)
+{
+	if (n_bounds == 0)
+		return -EINVAL;
+	for (size_t i = 1; i < n_bounds; i++) {
+		if (!(bounds[i - 1] < bounds[i]))
+			return -EINVAL;
+	}
+	return declare(m, name, METRICS_HISTOGRAM, help, bounds, n_bounds);
 }
 
 /* Finds or creates the series name{labels} of a family of `type`; NULL with *r set. */
@@ -115,7 +142,11 @@ static struct series *get_series(struct metrics *m, const char *name, enum metri
 	struct series *s = &f->series[f->n_series];
 	memset(s, 0, sizeof(*s));
 	s->labels = strdup(labels);
-	if (s->labels == NULL) {
+	if (type == METRICS_HISTOGRAM)
+		s->bucket = calloc(f->n_bounds, sizeof(*s->bucket));
+	if (s->labels == NULL || (type == METRICS_HISTOGRAM && s->bucket == NULL)) {
+		free(s->labels);
+		free(s->bucket);
 		*r = -ENOMEM;
 		return NULL;
 	}
@@ -150,10 +181,11 @@ int metrics_observe(struct metrics *m, const char *name, const char *labels, dou
 	struct series *s = get_series(m, name, METRICS_HISTOGRAM, labels, &r);
 	if (s == NULL)
 		return r;
+	const struct family *f = find_family(m, name);
 	s->value += value;
 	s->count++;
-	for (size_t i = 0; i < N_BUCKETS; i++) {
-		if (value <= buckets[i]) {
+	for (size_t i = 0; i < f->n_bounds; i++) {
+		if (value <= f->bounds[i]) {
 			s->bucket[i]++;
 			break;
 		}
@@ -240,10 +272,10 @@ char *metrics_render(const struct metrics *m)
 				continue;
 			}
 			unsigned long long cum = 0;
-			for (size_t b = 0; b < N_BUCKETS; b++) {
+			for (size_t b = 0; b < f->n_bounds; b++) {
 				char le[32];
 				cum += s->bucket[b];
-				snprintf(le, sizeof(le), "le=\"%g\"", buckets[b]);
+				snprintf(le, sizeof(le), "le=\"%g\"", f->bounds[b]);
 				render_name(&t, f->name, "_bucket", s->labels, le);
 				text_printf(&t, " %llu\n", cum);
 			}

@@ -24,6 +24,12 @@ void metrics_free(struct metrics *m);
  * buckets 1 ms .. 10 s. Returns 0, -EEXIST if declared already, or -ENOMEM. */
 int metrics_declare(struct metrics *m, const char *name, enum metrics_type type, const char *help);
 
+/* Declares a histogram family with its own bucket upper bounds (strictly ascending; +Inf is
+ * implied). `bounds` is borrowed and must outlive `m` (use a static array). Returns 0, -EINVAL
+ * for no bounds or bounds out of order, -EEXIST or -ENOMEM. */
+int metrics_declare_histogram(struct metrics *m, const char *name, const char *help,
+                              const double *bounds, size_t n_bounds);
+
 /* Adds `delta` (>= 0) to the counter series name{labels}. `labels` is the inside of the
  * braces, already escaped, e.g. `route="/healthz",code="200"`, or "" for none (kept).
  * Returns 0, -ENOENT for an undeclared family or one of another type, or -ENOMEM. */

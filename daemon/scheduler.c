@@ -6,6 +6,7 @@
 
 #include "analysis.h"
 #include "daemon.h"
+#include "db_gauges.h"
 #include "log.h"
 
 #include <errno.h>
@@ -94,6 +95,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		                    j->summary.alerts_raised);
 		metrics_counter_add(m, "wijkradar_alerts_updated_total", "",
 		                    j->summary.alerts_updated);
+		db_gauges_refresh(s->d->gauges);
 	} else if (j->rc == -EBUSY) {
 		log_info("analysis", "week %s: another process is analysing; skipped", week);
 		metrics_counter_add(m, "wijkradar_analysis_runs_total", "result=\"busy\"", 1);
@@ -165,6 +167,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		log_error("analysis", "could not start the scheduled analysis: %s", strerror(-r));
 }
 
+/* A run takes seconds to minutes (the statement timeout is 900 s): the latency buckets of
+ * metrics_declare would put most runs in +Inf. */
+static const double run_buckets[] = {1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900};
+
 struct scheduler *scheduler_start(struct daemon *d)
 {
 	struct metrics *m = d->metrics;
@@ -181,8 +187,9 @@ struct scheduler *scheduler_start(struct daemon *d)
 		goto nomem;
 	if (metrics_declare(m, "wijkradar_analysis_runs_total", METRICS_COUNTER,
 	                    "Analysis runs, by result (succeeded, skipped, busy, failed)") < 0 ||
-	    metrics_declare(m, "wijkradar_analysis_duration_seconds", METRICS_HISTOGRAM,
-	                    "Duration of succeeded analysis runs") < 0 ||
+	    metrics_declare_histogram(m, "wijkradar_analysis_duration_seconds",
+	                              "Duration of succeeded analysis runs", run_buckets,
+	                              sizeof(run_buckets) / sizeof(run_buckets[0])) < 0 ||
 	    metrics_declare(m, "wijkradar_analysis_series", METRICS_GAUGE,
 	                    "Series in the last succeeded run") < 0 ||
 	    metrics_declare(m, "wijkradar_alerts_raised_total", METRICS_COUNTER,

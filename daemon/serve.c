@@ -13,6 +13,7 @@
 #include "api_subscriptions.h"
 #include "cli.h"
 #include "daemon.h"
+#include "db_gauges.h"
 #include "delivery.h"
 #include "log.h"
 #include "migrate.h"
@@ -203,6 +204,9 @@ static int start(struct daemon *d)
 	d->reports = report_worker_new(d);
 	if (d->delivery == NULL || d->reports == NULL || api_reports_start(d) < 0)
 		return -ENOMEM;
+	d->gauges = db_gauges_start(d);
+	if (d->gauges == NULL)
+		return -ENOMEM;
 	d->sig_term = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, on_signal, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
@@ -242,6 +246,7 @@ static void stop(struct daemon *d)
 	if (d->sig_term != NULL)
 		event_free(d->sig_term);
 	scheduler_free(d->scheduler);
+	db_gauges_free(d->gauges);
 	report_worker_free(d->reports);
 	/* The pool first: outcomes of deliveries still being stored are cancelled while the
 	 * delivery worker is there to hear it. */

@@ -158,6 +158,30 @@ static void test_histogram_bounds_no_labels(void **state)
 	                 "wr_job_seconds_count 2\n");
 }
 
+static void test_histogram_own_bounds(void **state)
+{
+	struct metrics *m = *state;
+	static const double bounds[] = {1, 60, 900};
+	static const double unordered[] = {1, 1};
+	assert_int_equal(metrics_declare_histogram(m, "wr_run_seconds", "Run time.", bounds, 3), 0);
+	assert_int_equal(metrics_declare_histogram(m, "wr_run_seconds", "Again.", bounds, 3),
+	                 -EEXIST);
+	assert_int_equal(metrics_declare_histogram(m, "wr_bad", "Bad.", bounds, 0), -EINVAL);
+	assert_int_equal(metrics_declare_histogram(m, "wr_bad", "Bad.", unordered, 2), -EINVAL);
+	/* 45 s counts in le=60 (it would be +Inf only with the latency buckets), 1000 s in +Inf.
+	 * Sum 45 + 1000 = 1045, count 2. */
+	assert_int_equal(metrics_observe(m, "wr_run_seconds", "", 45), 0);
+	assert_int_equal(metrics_observe(m, "wr_run_seconds", "", 1000), 0);
+	assert_render(m, "# HELP wr_run_seconds Run time.\n"
+	                 "# TYPE wr_run_seconds histogram\n"
+	                 "wr_run_seconds_bucket{le=\"1\"} 0\n"
+	                 "wr_run_seconds_bucket{le=\"60\"} 1\n"
+	                 "wr_run_seconds_bucket{le=\"900\"} 1\n"
+	                 "wr_run_seconds_bucket{le=\"+Inf\"} 2\n"
+	                 "wr_run_seconds_sum 1045\n"
+	                 "wr_run_seconds_count 2\n");
+}
+
 static void test_declaration_order(void **state)
 {
 	struct metrics *m = *state;
@@ -261,6 +285,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_gauge, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_histogram, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_histogram_bounds_no_labels, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_histogram_own_bounds, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_declaration_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_kept_strings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
