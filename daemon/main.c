@@ -6,6 +6,7 @@
 #include "cli_deliveries.h"
 #include "cli_ingest.h"
 #include "cli_initiatives.h"
+#include "cli_maintain.h"
 #include "cli_report.h"
 #include "cli_subscriptions.h"
 #include "cli_token.h"
@@ -35,6 +36,7 @@ static const char usage_text[] =
     "         [--format csv|protobuf] [--state FILE] FILE\n"
     "                                   upload an export (token in $WIJKRADAR_TOKEN)\n"
     "  analyze [--week YYYY-Www]        run the weekly detection now (default: last week)\n"
+    "  maintain                         run the daily maintenance now (partitions, retention)\n"
     "  initiatives import --organisation ORG FILE\n"
     "                                   load existing collective initiatives from CSV\n"
     "  initiatives list [--organisation ORG] [--area CODE]\n"
@@ -172,9 +174,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "migrate") != 0 && strcmp(cmd, "areas") != 0 &&
 	    strcmp(cmd, "token") != 0 && strcmp(cmd, "ingest") != 0 &&
-	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "initiatives") != 0 &&
-	    strcmp(cmd, "subscriptions") != 0 && strcmp(cmd, "deliveries") != 0 &&
-	    strcmp(cmd, "report") != 0 && strcmp(cmd, "check-config") != 0) {
+	    strcmp(cmd, "analyze") != 0 && strcmp(cmd, "maintain") != 0 &&
+	    strcmp(cmd, "initiatives") != 0 && strcmp(cmd, "subscriptions") != 0 &&
+	    strcmp(cmd, "deliveries") != 0 && strcmp(cmd, "report") != 0 &&
+	    strcmp(cmd, "check-config") != 0) {
 		fprintf(stderr, "error: unrecognized command: \"%s\"\n\n%s", cmd, usage_text);
 		return 2;
 	}
@@ -195,6 +198,8 @@ int main(int argc, char **argv)
 		rc = cli_ingest(cargc, cargv, c);
 	} else if (strcmp(cmd, "analyze") == 0) {
 		rc = cli_analyze(cargc, cargv, c);
+	} else if (strcmp(cmd, "maintain") == 0) {
+		rc = cli_maintain(cargc, cargv, c);
 	} else if (strcmp(cmd, "initiatives") == 0) {
 		rc = cli_initiatives(cargc, cargv, c);
 	} else if (strcmp(cmd, "subscriptions") == 0) {

@@ -1,13 +1,15 @@
-/* Scheduled analysis on a worker thread (see scheduler.h). The thread gets a copy of
- * everything it needs (connection string, options), opens its own blocking connection, runs
- * daemon/analysis.c and signals the loop with event_active (libevent is set up for threads in
- * serve.c); the loop joins it and reports. Only the loop touches the scheduler's state. */
+/* Scheduled analysis and daily maintenance on a worker thread (see scheduler.h). The thread
+ * gets a copy of everything it needs (connection string, options), opens its own blocking
+ * connection, runs daemon/analysis.c or daemon/maintenance.c and signals the loop with
+ * event_active (libevent is set up for threads in serve.c); the loop joins it and reports.
+ * Only the loop touches the scheduler's state. */
 #include "scheduler.h"
 
 #include "analysis.h"
 #include "daemon.h"
 #include "db_gauges.h"
 #include "log.h"
+#include "maintenance.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -20,6 +22,9 @@
 
 struct job {
 	char *conninfo;
+	bool maintenance; /* the daily maintenance, not an analysis */
+	struct maintenance_options maint;
+	struct maintenance_summary maint_sum;
 	char trigger[16];
 	char requested_by[64];
 	struct analysis_options options;
@@ -37,9 +42,14 @@ struct scheduler {
 	pthread_t thread;
 	bool busy;
 	struct job job;
-	long done_week;  /* week index handled (succeeded or skipped) by the schedule */
-	time_t retry_at; /* after a failed scheduled run, not before this */
+	long done_week;          /* week index handled (succeeded or skipped) by the schedule */
+	time_t retry_at;         /* after a failed scheduled run, not before this */
+	char maint_done_day[11]; /* UTC day whose maintenance is done (here or elsewhere) */
+	time_t maint_retry_at;   /* after a failed or busy maintenance, not before this */
 };
+
+static const char metric_maint_runs[] = "wijkradar_maintenance_runs_total";
+static const char metric_removed[] = "wijkradar_retention_removed_total";
 
 static void *worker(void *arg)
 {
@@ -47,17 +57,21 @@ static void *worker(void *arg)
 	struct job *j = &s->job;
 	/* Bounded waits: a run must not hang on a lock or a dead server, and shutdown cancels
 	 * the statement in progress (scheduler_free). */
-	PGconn *conn = db_connect_blocking(j->conninfo, "wijkradar-analysis",
-	                                   "-c lock_timeout=60s -c statement_timeout=900s"
-	                                   " -c client_connection_check_interval=10s",
-	                                   &j->e);
+	PGconn *conn = db_connect_blocking(
+	    j->conninfo, j->maintenance ? "wijkradar-maintenance" : "wijkradar-analysis",
+	    "-c lock_timeout=60s -c statement_timeout=900s"
+	    " -c client_connection_check_interval=10s",
+	    &j->e);
 	if (conn == NULL) {
 		j->rc = -EIO;
 	} else {
 		pthread_mutex_lock(&s->cancel_lock);
 		s->cancel = PQgetCancel(conn);
 		pthread_mutex_unlock(&s->cancel_lock);
-		j->rc = analysis_run(conn, &j->options, &j->summary, &j->e);
+		if (j->maintenance)
+			j->rc = maintenance_run(conn, &j->maint, &j->maint_sum, &j->e);
+		else
+			j->rc = analysis_run(conn, &j->options, &j->summary, &j->e);
 		pthread_mutex_lock(&s->cancel_lock);
 		PQfreeCancel(s->cancel);
 		s->cancel = NULL;
@@ -68,6 +82,46 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void maintenance_done(struct scheduler *s, struct job *j)
+{
+	struct metrics *m = s->d->metrics;
+	const struct maintenance_summary *r = &j->maint_sum;
+	if (j->rc < 0) {
+		log_error("maintenance", "%s", j->e.msg);
+		metrics_counter_add(m, metric_maint_runs, "result=\"failed\"", 1);
+		s->maint_retry_at = time(NULL) + 600;
+	} else if (r->busy) {
+		log_info("maintenance", "another process is running the maintenance; skipped");
+		metrics_counter_add(m, metric_maint_runs, "result=\"busy\"", 1);
+		s->maint_retry_at = time(NULL) + 60;
+	} else {
+		snprintf(s->maint_done_day, sizeof(s->maint_done_day), "%s", j->maint.today);
+		if (r->done) {
+			metrics_counter_add(m, metric_maint_runs, "result=\"skipped\"", 1);
+			return;
+		}
+		metrics_counter_add(m, metric_maint_runs, "result=\"succeeded\"", 1);
+		metrics_counter_add(m, metric_removed, "what=\"signals\"",
+		                    (double)r->signals_removed);
+		metrics_counter_add(m, metric_removed, "what=\"person_weeks\"",
+		                    (double)r->persons_removed);
+		metrics_counter_add(m, metric_removed, "what=\"idempotency_keys\"",
+		                    (double)r->keys_removed);
+		if (r->horizon[0] != '\0')
+			log_info(
+			    "maintenance",
+			    "retention to %s: %d partitions dropped, %lld signals, %lld "
+			    "person-weeks and %lld keys removed, %d signals of open trajectories "
+			    "kept; %d partitions made; %.0f ms",
+			    r->horizon, r->partitions_dropped, r->signals_removed,
+			    r->persons_removed, r->keys_removed, r->signals_carried,
+			    r->partitions_made, r->duration_ms);
+		else
+			log_info("maintenance", "retention is off; %d partitions made; %.0f ms",
+			         r->partitions_made, r->duration_ms);
+	}
+}
+
 static void on_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct scheduler *s = arg;
@@ -75,6 +129,12 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 	char week[16];
 	pthread_join(s->thread, NULL);
 	s->busy = false;
+	if (j->maintenance) {
+		maintenance_done(s, j);
+		free(j->conninfo);
+		j->conninfo = NULL;
+		return;
+	}
 	isoweek_format(j->options.week, week, sizeof(week));
 	struct metrics *m = s->d->metrics;
 	if (j->rc == 0 && j->summary.skipped) {
@@ -143,28 +203,65 @@ int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char 
 	return 0;
 }
 
-/* Due: the configured weekday and hour of the current ISO week have passed. */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* The analysis is due when the configured weekday and hour of the current ISO week have
+ * passed and the previous week is not done. Returns true when a run started. */
+static bool start_analysis_if_due(struct scheduler *s, time_t now)
 {
-	struct scheduler *s = arg;
 	const struct config *c = s->d->config;
-	struct timeval minute = {60, 0};
-	evtimer_add(s->tick, &minute);
-	time_t now = time(NULL);
-	if (!c->detect_schedule || s->busy || s->d->stopping || now < s->retry_at)
-		return;
+	if (!c->detect_schedule || now < s->retry_at)
+		return false;
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	int weekday = tm.tm_wday == 0 ? 7 : tm.tm_wday;
 	if (weekday < c->detect_weekday ||
 	    (weekday == c->detect_weekday && tm.tm_hour < c->detect_hour))
-		return;
+		return false;
 	struct isoweek week = analysis_previous_week(now);
 	if (isoweek_to_index(week) == s->done_week)
-		return;
+		return false;
 	int r = scheduler_run_analysis(s, week, "schedule", NULL);
 	if (r < 0 && r != -EBUSY)
 		log_error("analysis", "could not start the scheduled analysis: %s", strerror(-r));
+	return r == 0;
+}
+
+/* The maintenance is due once a day from retention.hour (UTC). */
+static void start_maintenance_if_due(struct scheduler *s, time_t now)
+{
+	const struct config *c = s->d->config;
+	struct job *j = &s->job;
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	if (tm.tm_hour < c->retention_hour || now < s->maint_retry_at)
+		return;
+	struct maintenance_options o;
+	maintenance_options_from_config(c, now, &o);
+	if (strcmp(o.today, s->maint_done_day) == 0)
+		return;
+	memset(j, 0, sizeof(*j));
+	j->maintenance = true;
+	j->maint = o;
+	j->conninfo = strdup(c->db_conninfo);
+	if (j->conninfo == NULL || pthread_create(&s->thread, NULL, worker, s) != 0) {
+		log_error("maintenance", "could not start the maintenance");
+		free(j->conninfo);
+		j->conninfo = NULL;
+		s->maint_retry_at = now + 60;
+		return;
+	}
+	s->busy = true;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+	struct timeval minute = {60, 0};
+	evtimer_add(s->tick, &minute);
+	time_t now = time(NULL);
+	if (s->busy || s->d->stopping)
+		return;
+	if (!start_analysis_if_due(s, now))
+		start_maintenance_if_due(s, now);
 }
 
 /* A run takes seconds to minutes (the statement timeout is 900 s): the latency buckets of
@@ -185,7 +282,16 @@ struct scheduler *scheduler_start(struct daemon *d)
 	struct timeval soon = {1, 0};
 	if (s->tick == NULL || s->done == NULL || evtimer_add(s->tick, &soon) < 0)
 		goto nomem;
-	if (metrics_declare(m, "wijkradar_analysis_runs_total", METRICS_COUNTER,
+	if (metrics_declare(m, metric_maint_runs, METRICS_COUNTER,
+	                    "Daily maintenance runs (partitions and retention), by result "
+	                    "(succeeded, skipped: another replica did it, busy, failed)") < 0 ||
+	    metrics_counter_add(m, metric_maint_runs, "result=\"succeeded\"", 0) < 0 ||
+	    metrics_counter_add(m, metric_maint_runs, "result=\"failed\"", 0) < 0 ||
+	    metrics_declare(m, metric_removed, METRICS_COUNTER,
+	                    "Rows removed by retention, by what they were (signals, person_weeks, "
+	                    "idempotency_keys)") < 0 ||
+	    metrics_counter_add(m, metric_removed, "what=\"signals\"", 0) < 0 ||
+	    metrics_declare(m, "wijkradar_analysis_runs_total", METRICS_COUNTER,
 	                    "Analysis runs, by result (succeeded, skipped, busy, failed)") < 0 ||
 	    metrics_declare_histogram(m, "wijkradar_analysis_duration_seconds",
 	                              "Duration of succeeded analysis runs", run_buckets,
@@ -211,7 +317,7 @@ void scheduler_free(struct scheduler *s)
 	if (s->busy) {
 		/* Cancel the statement in progress; the run then records itself as failed. */
 		char msg[256];
-		log_info("analysis", "cancelling the running analysis");
+		log_info("analysis", "cancelling the running analysis or maintenance");
 		pthread_mutex_lock(&s->cancel_lock);
 		if (s->cancel != NULL && !PQcancel(s->cancel, msg, sizeof(msg)))
 			log_warn("analysis", "could not cancel the analysis: %s", msg);
