@@ -23,6 +23,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -452,6 +453,19 @@ def report_phase(p, out):
         out("  the daemon did not answer GET /metrics at the end of the phase")
 
 
+def source_commit():
+    """The short commit of the source tree, "+ changes" when it has uncommitted ones."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + (" + changes" if dirty else "")
+
+
 def main(argv):
     args = parse_args(argv)
     if args.parse_only:
@@ -526,7 +540,8 @@ def run(args, cluster, workdir):
     out("wijkradar load test (issue 7)")
     out(f"command:    {cmdline}")
     out(f"date:       {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    out(f"binary:     {args.bin} (meson --buildtype=release), source {ROOT}")
+    out(f"binary:     {args.bin} (meson --buildtype=release), source {ROOT}, commit "
+        f"{source_commit()}")
     out(f"machine:    {os.cpu_count()} CPUs, SHARED with other work (1-min load average per "
         "phase below); the client runs on the same machine")
     out(f"PostgreSQL: {settings['server_version']}, throw-away cluster (tests/pg-env.sh), unix "
