@@ -166,11 +166,9 @@ def protobuf_module(workdir):
     return wijkradar_pb2
 
 
-def write_protobuf(path, rows, organisation, source, batch_id, workdir):
-    """Writes rows as one SignalBatch. Returns the number of signals."""
-    pb = protobuf_module(workdir)
+def signal_batch(pb, rows, organisation, source, batch_id):
+    """A SignalBatch message (of module `pb`, see protobuf_module) holding rows."""
     batch = pb.SignalBatch(batch_id=batch_id, source=source, organisation=organisation)
-    n = 0
     for (sid, team, area, year, wk, subject, age, traj, kind, theme, mode, instrument, domain,
          phase, score, event) in rows:
         s = batch.signals.add(signal_id=sid, team=team, area_code=area, area_year=int(year),
@@ -190,10 +188,15 @@ def write_protobuf(path, rows, organisation, source, batch_id, workdir):
         else:
             s.trajectory_event.theme = theme
             s.trajectory_event.type = EVENT_ENUM[event]
-        n += 1
+    return batch
+
+
+def write_protobuf(path, rows, organisation, source, batch_id, workdir):
+    """Writes rows as one SignalBatch. Returns the number of signals."""
+    batch = signal_batch(protobuf_module(workdir), rows, organisation, source, batch_id)
     with open(path, "wb") as f:
         f.write(batch.SerializeToString())
-    return n
+    return len(batch.signals)
 
 
 def main(argv=None):
