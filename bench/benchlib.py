@@ -167,7 +167,10 @@ def write_config(path, conninfo, pool_size, batch_size, no_detect, *, max_inflig
         f"[privacy]\npseudonym_key_file = {ROOT / 'tests' / 'data' / 'test-pseudonym.key'}\n"
         f"[ingest]\nmax_signals_per_batch = {max(10000, batch_size)}\n"
         f"max_inflight_batches = {max_inflight}\n"
-        "[log]\nlevel = info\n" + detect)
+        "[log]\nlevel = info\n"
+        # Capacity is measured: no per-token rate limit, and no retention run deleting the
+        # generated history in the middle of a measurement.
+        "[auth]\nrate_limit_per_s = 0\n[retention]\nenabled = false\n" + detect)
 
 
 def prepare_database(args, cluster, cfg, db, organisation, source):
