@@ -279,6 +279,15 @@ fail:
 	return NULL;
 }
 
+/* evhttp has written a reply: a kept-alive connection has the same time again for its next
+ * request. evhttp calls this before it frees a connection, never after, so c is alive. */
+static void on_reply_written(struct evhttp_request *req, void *arg)
+{
+	struct conn *c = arg;
+	if (!conn_released(c))
+		arm_deadline(c);
+}
+
 /* Our record of the connection a request came on, or NULL. A linear search: there are at most
  * http.max_connections, and it runs once per request. */
 static struct conn *conn_of(struct http *h, struct evhttp_request *req)
@@ -314,6 +323,10 @@ static void finish(struct http_req *hr, int status, struct evbuffer *buf)
 		method = method_name(evhttp_request_get_command(hr->req));
 		if (evcon != NULL)
 			evhttp_connection_set_closecb(evcon, NULL, NULL);
+		/* The next request's time starts once this reply is written: a slow reader of a
+		 * large reply is not cut off (evhttp's write timeout covers a stalled one). */
+		if (hr->conn != NULL)
+			evhttp_request_set_on_complete_cb(hr->req, on_reply_written, hr->conn);
 		evhttp_send_reply(hr->req, status, NULL, buf);
 	}
 	snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",code=\"%d\"", hr->route,
@@ -327,12 +340,8 @@ static void finish(struct http_req *hr, int status, struct evbuffer *buf)
 		evbuffer_free(buf);
 	if (hr->query_parsed)
 		evhttp_clear_headers(&hr->query);
-	if (hr->conn != NULL) {
-		/* A kept-alive connection has the same time again for its next request. */
+	if (hr->conn != NULL)
 		hr->conn->hr = NULL;
-		if (hr->req != NULL)
-			arm_deadline(hr->conn);
-	}
 	hr->h->n_inflight--;
 	free(hr);
 }

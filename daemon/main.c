@@ -13,6 +13,7 @@
 #include "config.h"
 #include "migrate.h"
 #include "serve.h"
+#include "tls.h"
 
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
@@ -126,6 +127,15 @@ static int check_config(const struct config *c, const char *config_path)
 		return 1;
 	}
 	pseudonym_key_free(key);
+	/* The certificate and key as serve would load them (systemd's ExecStartPre). */
+	if (c->http_tls_cert_file[0] != '\0') {
+		SSL_CTX *tls = tls_server_ctx_new(c->http_tls_cert_file, c->http_tls_key_file, &e);
+		if (tls == NULL) {
+			cli_print_err(&e);
+			return 1;
+		}
+		SSL_CTX_free(tls);
+	}
 	printf("configuration %s is valid\n", config_path != NULL ? config_path : "(defaults)");
 	return 0;
 }

@@ -209,6 +209,19 @@ def test_certificate_and_key_go_together(pki, make_config, which):
     assert "go together" in proc.stderr, wrtest.describe_run(proc)
 
 
+def test_check_config_loads_the_certificate(pki, tmp_path, make_config):
+    cert, key = pki.server("one")
+    other_cert, other_key = pki.server("two")
+    good = tls_config(make_config, cert, key)
+    proc = wrtest.run_wr("check-config", "--config", good, env=wrtest.daemon_env())
+    assert proc.returncode == 0, wrtest.describe_run(proc)
+    mismatched = tls_config(make_config, cert, other_key)
+    proc = wrtest.run_wr("check-config", "--config", mismatched, env=wrtest.daemon_env())
+    assert proc.returncode == 1, wrtest.describe_run(proc)
+    assert "private key" in proc.stderr and str(other_key) in proc.stderr, \
+        wrtest.describe_run(proc)
+
+
 def test_unreadable_certificate_is_fatal_at_start(pki, tmp_path, make_config, daemon):
     cert, key = pki.server("one")
     cfg = tls_config(make_config, tmp_path / "missing.pem", key)
