@@ -9,9 +9,11 @@ psycopg2 only.
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import http.client
 from pathlib import Path
@@ -74,6 +76,18 @@ class Cluster:
 
     def conninfo(self, dbname):
         return f"host={self.host} user={self.user} dbname={dbname}"
+
+
+def in_workdir(args, prefix, fn):
+    """fn(workdir) in a new temporary directory, removed afterwards unless args.keep."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return fn(workdir)
+    finally:
+        if args.keep:
+            log(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def tail_file(path, n=3000):
@@ -151,7 +165,7 @@ def has_detect_schedule(args):
 
 
 def write_config(path, conninfo, pool_size, batch_size, no_detect, *, max_inflight=64,
-                 queue_max=None, title="ingest"):
+                 queue_max=None, max_connections=None, title="ingest"):
     """Writes the daemon's configuration: a free port, the test pseudonym key, room for
     `batch_size` signals per batch, `pool_size` connections and at most `max_inflight` uploads
     being stored; `queue_max` (database.queue_max) only when given."""
@@ -159,9 +173,10 @@ def write_config(path, conninfo, pool_size, batch_size, no_detect, *, max_inflig
     # from the measurement: it is switched off.
     detect = "[detect]\nschedule = false\n" if no_detect else ""
     queue = "" if queue_max is None else f"queue_max = {queue_max}\n"
+    conns = "" if max_connections is None else f"max_connections = {max_connections}\n"
     path.write_text(
         f"; wijkradar {title} benchmark\n"
-        "[http]\nlisten = 127.0.0.1:0\nmax_body_bytes = 67108864\ntimeout_s = 120\n"
+        "[http]\nlisten = 127.0.0.1:0\nmax_body_bytes = 67108864\ntimeout_s = 120\n" + conns +
         f"[database]\nconninfo = {conninfo}\npool_size = {pool_size}\n" + queue +
         "migrate_on_start = true\n"
         f"[privacy]\npseudonym_key_file = {ROOT / 'tests' / 'data' / 'test-pseudonym.key'}\n"

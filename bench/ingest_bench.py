@@ -11,19 +11,17 @@ import argparse
 import io
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_signals  # noqa: E402
 from benchlib import (PG_SHOW, ROOT, BenchError, Cluster, Daemon, cluster_cpu_s,  # noqa: E402
-                      has_detect_schedule, log, pg_settings, prepare_database, proc_cpu_s,
-                      scalar, wr_env, write_config)
+                      has_detect_schedule, in_workdir, log, pg_settings, prepare_database,
+                      proc_cpu_s, scalar, wr_env, write_config)
 
 DB = "wr_bench"
 ORG, SOURCE = "org-a", "bench"
@@ -415,14 +413,7 @@ def main(argv):
     if args.fsync or args.pg_set:
         log(f"restarting PostgreSQL with {' '.join(f'{k}={v}' for k, v in settings)}")
         cluster.restart(settings)
-    workdir = Path(tempfile.mkdtemp(prefix="wr-bench."))
-    try:
-        return run(args, cluster, workdir)
-    finally:
-        if args.keep:
-            log(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return in_workdir(args, "wr-bench.", lambda workdir: run(args, cluster, workdir))
 
 
 def run(args, cluster, workdir):

@@ -22,10 +22,8 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_signals  # noqa: E402
 from benchlib import (PG_SHOW, ROOT, BenchError, Cluster, Daemon, cluster_cpu_s,  # noqa: E402
-                      has_detect_schedule, log, make_token, pg_settings, prepare_database,
+                      has_detect_schedule, in_workdir, log, make_token, pg_settings,
+                      prepare_database,
                       proc_cpu_s, scalar, write_config)
 
 DB = "wr_load"
@@ -72,6 +71,8 @@ def parse_args(argv):
                     help="ingest.max_inflight_batches in the overload phase (8; normal: 64)")
     ap.add_argument("--overload-queue-max", type=int, default=4, metavar="N",
                     help="database.queue_max in the overload phase (4; normal: 1024)")
+    ap.add_argument("--overload-max-connections", type=int, default=1024, metavar="N",
+                    help="http.max_connections in the overload phase (1024, the default)")
     ap.add_argument("--overload-duration", type=float, metavar="S",
                     help="seconds of the overload phase (default --duration)")
     ap.add_argument("--honour-retry-after", action="store_true",
@@ -102,7 +103,7 @@ def parse_args(argv):
     if not 1 <= args.batch_size <= 10000:
         ap.error("--batch-size must be 1..10000 (ingest.max_signals_per_batch)")
     for name in ("connections", "overload_connections", "alerts_connections", "pool_size",
-                 "overload_inflight", "overload_queue_max"):
+                 "overload_inflight", "overload_queue_max", "overload_max_connections"):
         if not 1 <= getattr(args, name) <= 4096:
             ap.error(f"--{name.replace('_', '-')} must be 1..4096")
     return args
@@ -473,14 +474,7 @@ def main(argv):
     if not os.access(args.bin, os.X_OK):
         raise BenchError(f"wijkradar binary not found: {args.bin}")
     cluster = Cluster()
-    workdir = Path(tempfile.mkdtemp(prefix="wr-load."))
-    try:
-        return run(args, cluster, workdir)
-    finally:
-        if args.keep:
-            log(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return in_workdir(args, "wr-load.", lambda workdir: run(args, cluster, workdir))
 
 
 def run(args, cluster, workdir):
@@ -491,7 +485,7 @@ def run(args, cluster, workdir):
     over_cfg = workdir / "overload.conf"
     write_config(over_cfg, cluster.conninfo(DB), args.pool_size, args.batch_size, no_detect,
                  max_inflight=args.overload_inflight, queue_max=args.overload_queue_max,
-                 title="load (overload)")
+                 max_connections=args.overload_max_connections, title="load (overload)")
     token = prepare_database(args, cluster, normal_cfg, DB, ORG, SOURCE)
     reader = make_token(args, normal_cfg, "teamlead", ORG)
     bodies, ctype, kinds = make_templates(args, workdir)
@@ -553,7 +547,8 @@ def run(args, cluster, workdir):
         f"{REQUEST_TIMEOUT_S:.0f} s per request")
     out(f"daemon:     a fresh `wijkradar serve` per phase, pool_size {args.pool_size}; normal and "
         f"alerts phases max_inflight_batches 64, queue_max 1024 (defaults); overload phase "
-        f"max_inflight_batches {args.overload_inflight}, queue_max {args.overload_queue_max}")
+        f"max_inflight_batches {args.overload_inflight}, queue_max {args.overload_queue_max}, "
+        f"max_connections {args.overload_max_connections}")
     out(f"memory:     VmRSS from /proc/PID/status every {1000 * RSS_INTERVAL_S:.0f} ms; start = "
         "just before the load, end = at the last answer")
     for p in results:
