@@ -494,6 +494,18 @@ int http_n_inflight(const struct http *h)
 	return h->n_inflight;
 }
 
+int http_n_unsent(const struct http *h)
+{
+	int n = 0;
+	const struct conn *c;
+	TAILQ_FOREACH(c, &h->conns, link)
+	{
+		if (!conn_released(c) && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	}
+	return n;
+}
+
 int http_port(const struct http *h)
 {
 	return h->port;

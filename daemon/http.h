@@ -43,6 +43,10 @@ int http_apply_config(struct http *h, const struct config *config, struct err *e
 /* True when the listener speaks TLS. */
 bool http_is_tls(const struct http *h);
 
+/* Connections whose reply is not yet all handed to the kernel: a reply is sent after its
+ * request stops counting in http_n_inflight, so a drain waits for these too. */
+int http_n_unsent(const struct http *h);
+
 /* The TCP port actually bound (useful with port 0). */
 int http_port(const struct http *h);
 

@@ -93,10 +93,12 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	int n = http_n_inflight(d->http) + delivery_n_inflight(d->delivery);
+	/* Replies still being written: not counted as abandoned requests when time is up. */
+	int unsent = http_n_unsent(d->http);
 	bool late =
 	    now.tv_sec > d->drain_deadline.tv_sec ||
 	    (now.tv_sec == d->drain_deadline.tv_sec && now.tv_nsec >= d->drain_deadline.tv_nsec);
-	if (n == 0 || late) {
+	if ((n == 0 && unsent == 0) || late) {
 		if (n > 0)
 			log_warn(
 			    "daemon",
