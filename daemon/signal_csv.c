@@ -151,6 +151,21 @@ static int convert(const struct signal_csv *rd, char **fields, size_t n, struct 
 	return 0;
 }
 
+/* Empties a signal that failed to convert. Its strings would otherwise stay allocated in a slot
+ * past the end of the caller's batch, which batch_free never reaches. */
+static void clear(struct signal *s)
+{
+	char **slots[] = {&s->signal_id,  &s->team,  &s->area_code,  &s->iso_week, &s->subject,
+	                  &s->trajectory, &s->theme, &s->instrument, &s->domain};
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if (batch_set_string(slots[i], "") < 0)
+			break; /* cannot happen: "" is never allocated */
+	}
+	s->area_year = s->age_band = s->mode = s->phase = s->event = 0;
+	s->kind = SIGNAL_KIND_NONE;
+	s->score = 0;
+}
+
 struct signal_csv *signal_csv_open(FILE *in, char *msg, size_t size)
 {
 	struct signal_csv *rd = calloc(1, sizeof(*rd));
@@ -177,9 +192,12 @@ int signal_csv_next(struct signal_csv *rd, struct signal *s, int *line, char *ms
 	if (r != 1)
 		return r;
 	r = convert(rd, fields, n, s, msg, size);
+	if (r == 0)
+		return 1;
 	if (r == -ENOMEM)
 		snprintf(msg, size, "out of memory");
-	return r < 0 ? r : 1;
+	clear(s);
+	return r;
 }
 
 void signal_csv_free(struct signal_csv *rd)

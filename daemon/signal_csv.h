@@ -21,8 +21,8 @@ struct signal_csv *signal_csv_open(FILE *in, char *msg, size_t size);
 /* Reads the next record into *s, a signal of a batch from batch_new (its strings are
  * replaced with batch_set_string). Returns 1 with the record's line in *line; 0 at the end;
  * -EINVAL for a record that is malformed or does not convert, with *line set and the reason
- * ("area_year: not a year: ...") in msg: the caller may go on with the next record, *s then
- * holds partial values to overwrite; -EIO or -ENOMEM, with msg saying why. */
+ * ("area_year: not a year: ...") in msg: the caller may go on with the next record (*s is then
+ * emptied, its strings freed); -EIO or -ENOMEM, with msg saying why. */
 int signal_csv_next(struct signal_csv *r, struct signal *s, int *line, char *msg, size_t size)
     __attribute__((warn_unused_result));
 
