@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include "log.h"
+#include "params.h"
 #include "ratelimit.h"
 
 #include <errno.h>
@@ -206,14 +207,10 @@ bool api_int_param(struct http_req *hr, const char *name, long lo, long hi, long
 {
 	const char *v = http_req_query(hr, name);
 	long n = def;
-	if (v != NULL) {
-		char *end;
-		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || n < lo || n > hi) {
-			char why[64];
-			snprintf(why, sizeof(why), "expected an integer from %ld to %ld", lo, hi);
-			return api_bad_param(hr, name, why);
-		}
+	if (v != NULL && params_int(v, lo, hi, &n) < 0) {
+		char why[64];
+		snprintf(why, sizeof(why), "expected an integer from %ld to %ld", lo, hi);
+		return api_bad_param(hr, name, why);
 	}
 	snprintf(out, size, "%ld", n);
 	return true;
@@ -222,7 +219,7 @@ bool api_int_param(struct http_req *hr, const char *name, long lo, long hi, long
 bool api_id_param(struct http_req *hr, const char *what, char *out, size_t size)
 {
 	const char *id = http_req_param(hr);
-	if (strlen(id) > 18 || strspn(id, "0123456789") != strlen(id) || id[0] == '0') {
+	if (!params_id(id)) {
 		char msg[64];
 		snprintf(msg, sizeof(msg), "no such %s", what);
 		http_reply_error(hr, 404, "not_found", msg, NULL, NULL);

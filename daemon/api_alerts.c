@@ -5,6 +5,7 @@
 #include "api.h"
 #include "area_csv.h"
 #include "ingest.h"
+#include "params.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -74,37 +75,11 @@ static const char sql_patch[] =
 
 static const char *const states[] = {"new", "acknowledged", "initiative_started", "closed", "open"};
 
-static bool one_of(const char *v, const char *const *set, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v, set[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Splits a feed cursor: "0" (the beginning) or "XID.EVENT" in decimal digits. */
-static bool parse_cursor(const char *v, char *xid, char *event, size_t size)
-{
-	if (strcmp(v, "0") == 0) {
-		snprintf(xid, size, "0");
-		snprintf(event, size, "0");
-		return true;
-	}
-	const char *dot = strchr(v, '.');
-	size_t nx = dot != NULL ? (size_t)(dot - v) : 0, ne = dot != NULL ? strlen(dot + 1) : 0;
-	if (dot == NULL || nx == 0 || ne == 0 || nx > 19 || ne > 18 ||
-	    strspn(v, "0123456789") != nx || strspn(dot + 1, "0123456789") != ne)
-		return false;
-	snprintf(xid, size, "%.*s", (int)nx, v);
-	snprintf(event, size, "%s", dot + 1);
-	return true;
-}
-
 /* GET /v1/alerts?since=CURSOR: the changes after the cursor, oldest first. */
 static void feed(struct daemon *d, struct http_req *hr, const char *org, const char *since)
 {
-	char xid[24], event[24], limit[16];
+	struct params_cursor cur;
+	char limit[16];
 	static const char *const exclusive[] = {"state", "area", "theme", "offset"};
 	for (size_t i = 0; i < sizeof(exclusive) / sizeof(exclusive[0]); i++) {
 		if (http_req_query(hr, exclusive[i]) != NULL) {
@@ -112,13 +87,13 @@ static void feed(struct daemon *d, struct http_req *hr, const char *org, const c
 			return;
 		}
 	}
-	if (!parse_cursor(since, xid, event, sizeof(xid))) {
+	if (params_cursor_parse(since, &cur) < 0) {
 		api_bad_param(hr, "since", "expected 0 or the \"next\" cursor of an earlier reply");
 		return;
 	}
 	if (!api_int_param(hr, "limit", 1, 1000, 100, limit, sizeof(limit)))
 		return;
-	const char *params[] = {org, xid, event, limit};
+	const char *params[] = {org, cur.xid, cur.event, limit};
 	api_json_query(d, hr, sql_feed, 4, params, 200, 404, "no changes");
 }
 
@@ -139,7 +114,7 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 		feed(d, hr, org, since);
 		return;
 	}
-	if (state != NULL && !one_of(state, states, sizeof(states) / sizeof(states[0]))) {
+	if (state != NULL && !params_one_of(state, states, sizeof(states) / sizeof(states[0]))) {
 		api_bad_param(hr, "state",
 		              "expected new, acknowledged, initiative_started, closed or open");
 		return;
@@ -148,9 +123,7 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 		api_bad_param(hr, "area", "expected a CBS area code");
 		return;
 	}
-	if (theme != NULL &&
-	    (strlen(theme) > 32 ||
-	     strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") != strlen(theme))) {
+	if (theme != NULL && !params_theme(theme)) {
 		api_bad_param(hr, "theme", "expected a theme code such as EENZAAM");
 		return;
 	}
@@ -236,7 +209,7 @@ static void patch_authed(struct daemon *d, struct http_req *hr, const struct aut
 		}
 		*slot = json_string_value(v);
 	}
-	if (bad == NULL && (state == NULL || !one_of(state, states, 4)))
+	if (bad == NULL && (state == NULL || !params_one_of(state, states, 4)))
 		bad = "\"state\" must be acknowledged, initiative_started or closed";
 	if (bad == NULL && note != NULL && strlen(note) > 500)
 		bad = "\"note\" is longer than 500 characters";

@@ -3,6 +3,7 @@
 #include "api_deliveries.h"
 
 #include "api.h"
+#include "params.h"
 #include "subscription.h"
 
 #include <errno.h>
@@ -20,10 +21,7 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 	if (!api_scope_for(hr, p, &org))
 		return;
 	api_audit(d, hr, p, "deliveries", org);
-	bool known = state == NULL;
-	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]) && !known; i++)
-		known = strcmp(state, states[i]) == 0;
-	if (!known) {
+	if (state != NULL && !params_one_of(state, states, sizeof(states) / sizeof(states[0]))) {
 		api_bad_param(hr, "state", "expected pending, delivered, dead or cancelled");
 		return;
 	}

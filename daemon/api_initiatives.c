@@ -4,6 +4,7 @@
 #include "api.h"
 #include "area_csv.h"
 #include "initiative.h"
+#include "params.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,9 +39,7 @@ static void list_authed(struct daemon *d, struct http_req *hr, const struct auth
 {
 	const char *area = http_req_query(hr, "area"), *theme = http_req_query(hr, "theme");
 	if ((area != NULL && area_code_kind(area) == NULL) ||
-	    (theme != NULL &&
-	     (strlen(theme) > 32 ||
-	      strspn(theme, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(theme)))) {
+	    (theme != NULL && !params_theme(theme))) {
 		http_reply_error(
 		    hr, 400, "bad_request",
 		    "invalid query parameter: \"area\" must be a CBS code, \"theme\" a "

@@ -516,7 +516,7 @@ bool config_listen_is_loopback(const char *listen)
 }
 
 /* Cross-key checks that no single key can make. */
-static int validate(const struct config *c, struct err *e)
+static int validate_cross(const struct config *c, struct err *e)
 {
 	if (c->db_reconnect_min_ms > c->db_reconnect_max_ms)
 		return err_set(e, 0, "invalid_config",
@@ -542,7 +542,66 @@ static int validate(const struct config *c, struct err *e)
 	return 0;
 }
 
-int config_load(const char *path, struct config **out, struct err *e)
+int config_validate(const struct config *c, struct err *e)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &keys[i];
+		const char *base = (const char *)c + k->offset;
+		if (k->type == CONFIG_STRING) {
+			const char *v = *(char *const *)(const void *)base;
+			if (v == NULL)
+				return err_set(e, 0, "invalid_config", "\"%s.%s\" is not set",
+				               k->section, k->name);
+			if (k->check != NULL && k->check(v, e) < 0) {
+				char reason[sizeof(e->msg)];
+				memcpy(reason, e->msg, sizeof(reason));
+				return err_set(e, 0, "invalid_config",
+				               "invalid value for \"%s.%s\": \"%.100s\": %s",
+				               k->section, k->name, v, reason);
+			}
+		} else if (k->type == CONFIG_INT) {
+			int v = *(const int *)(const void *)base;
+			if (v < k->min || v > k->max)
+				return err_set(
+				    e, 0, "invalid_config",
+				    "invalid value for \"%s.%s\": %d: expected an integer "
+				    "from %ld to %ld",
+				    k->section, k->name, v, k->min, k->max);
+		}
+	}
+	return validate_cross(c, e);
+}
+
+/* Reads the INI text of `f` into `c`. `name` names the file in messages. */
+static int load_stream(struct config *c, FILE *f, const char *name, struct err *e)
+{
+	struct ini_state st = {.c = c, .e = e, .f = f};
+	int line = ini_parse_stream(read_line, &st, on_ini_value, &st);
+	if (st.long_line != 0 && (line == 0 || line >= st.long_line)) {
+		int r = err_set(e, 0, "invalid_config",
+		                "config file \"%s\", line %d: value of \"%s.%s\" is too long "
+		                "(lines hold at most %d bytes)",
+		                name, st.long_line, st.long_section, st.long_key, INI_MAX_LINE - 2);
+		err_detail(e, "Give a long database connection string in the environment "
+		              "variable WIJKRADAR_DATABASE.");
+		return r;
+	}
+	if (line == -2)
+		return -ENOMEM;
+	if (line > 0) {
+		char msg[sizeof(e->msg)];
+		/* inih reports the first bad line; ours may be a later one. */
+		if (st.status == 0 || st.error_line != line)
+			err_set(e, 0, "invalid_config", "syntax error");
+		memcpy(msg, e->msg, sizeof(msg));
+		return err_set(e, 0, "invalid_config", "config file \"%s\", line %d: %s", name,
+		               line, msg);
+	}
+	return 0;
+}
+
+/* Defaults, then the INI text of `f` (NULL: none), then the environment, then validation. */
+static int load(FILE *f, const char *name, struct config **out, struct err *e)
 {
 	int r = 0;
 	struct config *c = calloc(1, sizeof(*c));
@@ -551,44 +610,9 @@ int config_load(const char *path, struct config **out, struct err *e)
 	for (size_t i = 0; i < N_KEYS && r == 0; i++) {
 		r = set_value(c, &keys[i], keys[i].def, e);
 	}
-	if (r < 0)
-		goto out;
-	if (path != NULL) {
-		struct ini_state st = {.c = c, .e = e};
-		st.f = fopen(path, "r");
-		if (st.f == NULL) {
-			r = err_set(e, 0, "invalid_config", "could not open config file \"%s\": %s",
-			            path, strerror(errno));
-			goto out;
-		}
-		int line = ini_parse_stream(read_line, &st, on_ini_value, &st);
-		fclose(st.f);
-		if (st.long_line != 0 && (line == 0 || line >= st.long_line)) {
-			r = err_set(e, 0, "invalid_config",
-			            "config file \"%s\", line %d: value of \"%s.%s\" is too long "
-			            "(lines hold at most %d bytes)",
-			            path, st.long_line, st.long_section, st.long_key,
-			            INI_MAX_LINE - 2);
-			err_detail(e, "Give a long database connection string in the environment "
-			              "variable WIJKRADAR_DATABASE.");
-			goto out;
-		}
-		if (line == -2) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (line > 0) {
-			char msg[sizeof(e->msg)];
-			/* inih reports the first bad line; ours may be a later one. */
-			if (st.status == 0 || st.error_line != line)
-				err_set(e, 0, "invalid_config", "syntax error");
-			memcpy(msg, e->msg, sizeof(msg));
-			r = err_set(e, 0, "invalid_config", "config file \"%s\", line %d: %s", path,
-			            line, msg);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < N_KEYS; i++) {
+	if (r == 0 && f != NULL)
+		r = load_stream(c, f, name, e);
+	for (size_t i = 0; i < N_KEYS && r == 0; i++) {
 		const char *v = keys[i].env != NULL ? getenv(keys[i].env) : NULL;
 		if (v == NULL)
 			continue;
@@ -598,17 +622,45 @@ int config_load(const char *path, struct config **out, struct err *e)
 			memcpy(msg, e->msg, sizeof(msg));
 			err_set(e, 0, "invalid_config", "environment variable %s: %s", keys[i].env,
 			        msg);
-			goto out;
 		}
 	}
-	r = validate(c, e);
-out:
+	if (r == 0)
+		r = config_validate(c, e);
 	if (r < 0) {
 		config_free(c);
 		return r;
 	}
 	*out = c;
 	return 0;
+}
+
+int config_load(const char *path, struct config **out, struct err *e)
+{
+	if (path == NULL)
+		return load(NULL, NULL, out, e);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return err_set(e, 0, "invalid_config", "could not open config file \"%s\": %s",
+		               path, strerror(errno));
+	int r = load(f, path, out, e);
+	fclose(f);
+	return r;
+}
+
+int config_load_buffer(const char *data, size_t len, const char *name, struct config **out,
+                       struct err *e)
+{
+	if (len == 0)
+		return load(NULL, name, out, e);
+	FILE *f = fmemopen((void *)data, len, "r");
+	if (f == NULL)
+		return errno == ENOMEM
+		           ? -ENOMEM
+		           : err_set(e, 0, "invalid_config", "could not read \"%s\": %s", name,
+		                     strerror(errno));
+	int r = load(f, name, out, e);
+	fclose(f);
+	return r;
 }
 
 static bool same_value(const struct config *a, const struct config *b, const struct config_key *k)

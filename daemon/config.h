@@ -90,6 +90,17 @@ int config_load(const char *path, struct config **out, struct err *e)
  * (127.0.0.0/8, ::1) or "localhost". */
 bool config_listen_is_loopback(const char *listen);
 
+/* As config_load, with the INI text in data[0..len) (borrowed; need not be NUL-terminated)
+ * instead of a file; `name` (borrowed) names it in messages. config_load reads its file
+ * through the same code. Used by the fuzz target tests/fuzz/fuzz_config.c. */
+int config_load_buffer(const char *data, size_t len, const char *name, struct config **out,
+                       struct err *e) __attribute__((warn_unused_result));
+
+/* Checks a whole config: every string set and passing its key's check, every integer within
+ * its key's range, and the cross-key rules. Returns 0, or -EINVAL with `e` filled. Every
+ * config that config_load returns passes it (config_load ends with it). */
+int config_validate(const struct config *c, struct err *e);
+
 /* Frees `c` and everything it owns. config_free(NULL) does nothing. */
 void config_free(struct config *c);
 

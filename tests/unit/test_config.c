@@ -642,6 +642,56 @@ static void test_print_defaults_round_trip(void **state)
 	config_free(defaults);
 }
 
+/* config_load_buffer reads text as config_load reads a file: same result, same messages
+ * (with the buffer's name), and the text need not end in a newline or a NUL. */
+static void test_load_buffer(void **state)
+{
+	const char text[] = "[http]\nlisten = [::1]:9090\n[database]\npool_size = 7\n"
+	                    "[log]\nlevel = debug";
+	struct config *from_file = NULL, *from_buffer = NULL;
+	struct err e;
+	char path[32];
+	err_clear(&e);
+	assert_int_equal(load_text(text, path, &from_file, &e), 0);
+	char *copy = malloc(sizeof(text) - 1); /* no NUL after the text */
+	assert_non_null(copy);
+	memcpy(copy, text, sizeof(text) - 1);
+	assert_int_equal(config_load_buffer(copy, sizeof(text) - 1, "buf", &from_buffer, &e), 0);
+	free(copy);
+	assert_config_equal(from_file, from_buffer);
+	assert_int_equal(from_buffer->db_pool_size, 7);
+	assert_int_equal(config_validate(from_buffer, &e), 0);
+	config_free(from_file);
+	config_free(from_buffer);
+
+	struct config *c = NULL;
+	assert_int_equal(config_load_buffer("[http]\nnope = 1\n", 17, "buf", &c, &e), -EINVAL);
+	assert_null(c);
+	assert_contains(e.msg, "config file \"buf\", line 2: unrecognized configuration key "
+	                       "\"http.nope\"");
+	assert_int_equal(config_load_buffer("", 0, "empty", &c, &e), 0);
+	assert_defaults(c);
+	config_free(c);
+}
+
+/* config_validate checks ranges and checks on a config built by hand. */
+static void test_validate(void **state)
+{
+	struct config *c = NULL;
+	struct err e;
+	err_clear(&e);
+	assert_int_equal(config_load(NULL, &c, &e), 0);
+	assert_int_equal(config_validate(c, &e), 0);
+	c->db_pool_size = 0;
+	assert_int_equal(config_validate(c, &e), -EINVAL);
+	assert_contains(e.msg, "\"database.pool_size\": 0");
+	c->db_pool_size = 4;
+	c->db_reconnect_min_ms = c->db_reconnect_max_ms + 1;
+	assert_int_equal(config_validate(c, &e), -EINVAL);
+	assert_contains(e.msg, "reconnect_min_ms");
+	config_free(c);
+}
+
 static void test_parse_listen_good(void **state)
 {
 	static const struct {
@@ -711,6 +761,8 @@ int main(void)
 	    cmocka_unit_test(test_print_defaults_round_trip),
 	    cmocka_unit_test(test_listen_is_loopback),
 	    cmocka_unit_test(test_plain_http_and_tls_rules),
+	    cmocka_unit_test(test_load_buffer),
+	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_parse_listen_good),
 	    cmocka_unit_test(test_parse_listen_bad),
 	};
