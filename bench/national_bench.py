@@ -467,8 +467,9 @@ def run(args, cluster, workdir):
         db_size = scalar(db, "SELECT pg_database_size(current_database())")
         with db.cursor() as cur:
             # Partitioned tables (signal, need_person_week) with all their partitions.
-            cur.execute("SELECT c.relname, (SELECT sum(pg_total_relation_size(relid))"
-                        " FROM pg_partition_tree(c.oid)) FROM pg_class c"
+            cur.execute("SELECT c.relname, coalesce((SELECT sum(pg_total_relation_size(relid))"
+                        " FROM pg_partition_tree(c.oid)), pg_total_relation_size(c.oid))"
+                        " FROM pg_class c"
                         " JOIN pg_namespace n ON n.oid = c.relnamespace"
                         " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
                         " AND NOT c.relispartition ORDER BY 2 DESC LIMIT 5")
@@ -553,7 +554,7 @@ def run(args, cluster, workdir):
     P(f"    VmHWM after upload {hwm_after_upload * mb:.1f}, at the end {hwm_end * mb:.1f}; "
       f"VmRSS at the end {rss_end * mb:.1f}")
     P(f"  PostgreSQL database size   {db_size / 2**20:.0f} MiB; largest tables with indexes "
-      "and partitions: " + ", ".join(f"{n} {b / 2**20:.0f} MiB" for n, b in tables))
+      "and partitions: " + ", ".join(f"{n} {int(b) / 2**20:.0f} MiB" for n, b in tables))
     P(f"  daemon log                 {len(bad_lines)} warning/error lines"
       + ("" if not bad_lines else ":"))
     for ln in bad_lines[:10]:
