@@ -90,6 +90,17 @@ def in_workdir(args, prefix, fn):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def run_main(main):
+    """Runs main(argv) as a bench script: exit status, a one-line error for BenchError."""
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BenchError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
 def tail_file(path, n=3000):
     try:
         text = Path(path).read_text(errors="replace")

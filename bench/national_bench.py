@@ -32,9 +32,7 @@ import http.client
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -42,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_signals  # noqa: E402
 from benchlib import (PG_SHOW, ROOT, BenchError, Cluster, Daemon, cluster_cpu_s,  # noqa: E402
+                      in_workdir, run_main,
                       log, make_token, pg_settings, proc_cpu_s, run_wr, scalar,
                       write_config)
 from load_bench import RssSampler, status_kb  # noqa: E402
@@ -575,21 +574,8 @@ def main(argv):
     if not os.access(args.bin, os.X_OK):
         raise BenchError(f"wijkradar binary not found: {args.bin}")
     cluster = Cluster()
-    workdir = Path(tempfile.mkdtemp(prefix="wr-national."))
-    try:
-        return run(args, cluster, workdir)
-    finally:
-        if args.keep:
-            log(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    return in_workdir(args, "wr-national.", lambda workdir: run(args, cluster, workdir))
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except BenchError as e:
-        print(f"bench: error: {e}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    run_main(main)
