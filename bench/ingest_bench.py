@@ -76,10 +76,11 @@ def parse_args(argv):
 # --- PostgreSQL ------------------------------------------------------------------------------
 
 def reset_tables(conn):
-    """Empties the signal table and the aggregates, and checkpoints, so that every measured
-    run starts from the same state with no dirty buffers of the previous one."""
+    """Empties the signal table, its idempotency keys and the aggregates, and checkpoints, so
+    that every measured run starts from the same state with no dirty buffers of the previous
+    one."""
     with conn.cursor() as cur:
-        cur.execute("TRUNCATE signal, need_person_week, need_week_count")
+        cur.execute("TRUNCATE signal, signal_key, need_person_week, need_week_count")
         cur.execute("CHECKPOINT")
 
 
