@@ -33,14 +33,8 @@ int cli_maintain(int argc, char **argv, const struct config *c)
 		        "error: another process is running the maintenance; try again later\n");
 		return 1;
 	}
-	printf("maintenance: %d partitions made", r.partitions_made);
-	if (r.horizon[0] != '\0')
-		printf("; retention to %s: %d partitions dropped, %lld signals, %lld person-weeks "
-		       "and %lld idempotency keys removed, %d signals of open trajectories kept",
-		       r.horizon, r.partitions_dropped, r.signals_removed, r.persons_removed,
-		       r.keys_removed, r.signals_carried);
-	else
-		printf("; retention is off (retention.enabled)");
-	printf("; %.0f ms\n", r.duration_ms);
+	char line[512];
+	maintenance_describe(&r, line, sizeof(line));
+	printf("maintenance: %s\n", line);
 	return 0;
 }

@@ -195,7 +195,15 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
-/* Every 100 ms while connections are open: forgets those evhttp has finished with. */
+/* The sweep runs every 100 ms while connections are open. */
+static void arm_sweep(struct http *h)
+{
+	struct timeval tv = {0, 100000};
+	if (!evtimer_pending(h->sweep, NULL))
+		evtimer_add(h->sweep, &tv);
+}
+
+/* Forgets the connections evhttp has finished with. */
 static void on_sweep(evutil_socket_t unused, short what, void *arg)
 {
 	struct http *h = arg;
@@ -210,10 +218,8 @@ static void on_sweep(evutil_socket_t unused, short what, void *arg)
 	}
 	metrics_gauge_set(h->metrics, metric_conns, "", h->n_conns);
 	update_accepting(h);
-	if (h->n_conns > 0) {
-		struct timeval tv = {0, 100000};
-		evtimer_add(h->sweep, &tv);
-	}
+	if (h->n_conns > 0)
+		arm_sweep(h);
 }
 
 /* The client has not sent a whole request in time (slow-loris, or idle): shutting the socket
@@ -263,10 +269,7 @@ static struct bufferevent *on_new_connection(struct event_base *base, void *arg)
 	h->n_conns++;
 	metrics_gauge_set(h->metrics, metric_conns, "", h->n_conns);
 	arm_deadline(c);
-	if (!evtimer_pending(h->sweep, NULL)) {
-		struct timeval tv = {0, 100000};
-		evtimer_add(h->sweep, &tv);
-	}
+	arm_sweep(h);
 	update_accepting(h);
 	return bev;
 fail:

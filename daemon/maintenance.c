@@ -23,6 +23,22 @@ void maintenance_options_from_config(const struct config *c, time_t now,
 	o->key_weeks = c->ingest_max_age_weeks;
 }
 
+void maintenance_describe(const struct maintenance_summary *r, char *buf, size_t size)
+{
+	if (r->horizon[0] != '\0')
+		snprintf(
+		    buf, size,
+		    "retention to %s: %d partitions dropped, %lld signals, %lld person-weeks and "
+		    "%lld idempotency keys removed, %d signals of open trajectories kept; %d "
+		    "partitions made; %.0f ms",
+		    r->horizon, r->partitions_dropped, r->signals_removed, r->persons_removed,
+		    r->keys_removed, r->signals_carried, r->partitions_made, r->duration_ms);
+	else
+		snprintf(buf, size,
+		         "retention is off (retention.enabled); %d partitions made; %.0f ms",
+		         r->partitions_made, r->duration_ms);
+}
+
 int maintenance_run(PGconn *conn, const struct maintenance_options *o,
                     struct maintenance_summary *out, struct err *e)
 {
@@ -36,11 +52,9 @@ int maintenance_run(PGconn *conn, const struct maintenance_options *o,
 	                        o->force ? "true" : "false"};
 	PGresult *res = PQexecParams(conn, sql_maintain, 5, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		err_set(e, 0, "maintenance", "maintenance failed: %s", PQerrorMessage(conn));
-		/* libpq's messages end in a newline. */
-		size_t n = strlen(e->msg);
-		if (n > 0 && e->msg[n - 1] == '\n')
-			e->msg[n - 1] = '\0';
+		const char *msg = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+		err_set(e, 0, "maintenance", "maintenance failed: %.*s", (int)strcspn(msg, "\n"),
+		        msg);
 		PQclear(res);
 		return -EIO;
 	}

@@ -6,6 +6,7 @@
 #define WR_MAINTENANCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <time.h>
 
 #include <libpq-fe.h>
@@ -37,6 +38,10 @@ struct maintenance_summary {
 /* Fills `o` from the configuration (borrowed) for the UTC day of `now`. */
 void maintenance_options_from_config(const struct config *c, time_t now,
                                      struct maintenance_options *o);
+
+/* Writes one line saying what a run did (not busy, not done) into buf: "retention to
+ * YYYY-MM-DD: ... removed, ... kept; N partitions made; T ms", or "retention is off; ...". */
+void maintenance_describe(const struct maintenance_summary *r, char *buf, size_t size);
 
 /* Runs the job on `conn` (borrowed, connected, not in a transaction). Returns 0 and fills
  * *out (busy or done set when it did nothing), or -EIO with `e` filled. */

@@ -107,34 +107,15 @@ static void maintenance_done(struct scheduler *s, struct job *j)
 		                    (double)r->persons_removed);
 		metrics_counter_add(m, metric_removed, "what=\"idempotency_keys\"",
 		                    (double)r->keys_removed);
-		if (r->horizon[0] != '\0')
-			log_info(
-			    "maintenance",
-			    "retention to %s: %d partitions dropped, %lld signals, %lld "
-			    "person-weeks and %lld keys removed, %d signals of open trajectories "
-			    "kept; %d partitions made; %.0f ms",
-			    r->horizon, r->partitions_dropped, r->signals_removed,
-			    r->persons_removed, r->keys_removed, r->signals_carried,
-			    r->partitions_made, r->duration_ms);
-		else
-			log_info("maintenance", "retention is off; %d partitions made; %.0f ms",
-			         r->partitions_made, r->duration_ms);
+		char line[512];
+		maintenance_describe(r, line, sizeof(line));
+		log_info("maintenance", "%s", line);
 	}
 }
 
-static void on_done(evutil_socket_t fd, short what, void *arg)
+static void analysis_done(struct scheduler *s, struct job *j)
 {
-	struct scheduler *s = arg;
-	struct job *j = &s->job;
 	char week[16];
-	pthread_join(s->thread, NULL);
-	s->busy = false;
-	if (j->maintenance) {
-		maintenance_done(s, j);
-		free(j->conninfo);
-		j->conninfo = NULL;
-		return;
-	}
 	isoweek_format(j->options.week, week, sizeof(week));
 	struct metrics *m = s->d->metrics;
 	if (j->rc == 0 && j->summary.skipped) {
@@ -172,8 +153,36 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 		else
 			s->retry_at = time(NULL) + (j->rc == -EBUSY ? 60 : 600);
 	}
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+	struct job *j = &s->job;
+	pthread_join(s->thread, NULL);
+	s->busy = false;
+	if (j->maintenance)
+		maintenance_done(s, j);
+	else
+		analysis_done(s, j);
 	free(j->conninfo);
 	j->conninfo = NULL;
+}
+
+/* Starts the worker on s->job, filled in by the caller. Returns 0, -ENOMEM or -EAGAIN. */
+static int start_job(struct scheduler *s)
+{
+	struct job *j = &s->job;
+	j->conninfo = strdup(s->d->config->db_conninfo);
+	if (j->conninfo == NULL)
+		return -ENOMEM;
+	if (pthread_create(&s->thread, NULL, worker, s) != 0) {
+		free(j->conninfo);
+		j->conninfo = NULL;
+		return -EAGAIN;
+	}
+	s->busy = true;
+	return 0;
 }
 
 int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char *trigger,
@@ -183,9 +192,6 @@ int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char 
 		return -EBUSY;
 	struct job *j = &s->job;
 	memset(j, 0, sizeof(*j));
-	j->conninfo = strdup(s->d->config->db_conninfo);
-	if (j->conninfo == NULL)
-		return -ENOMEM;
 	snprintf(j->trigger, sizeof(j->trigger), "%s", trigger);
 	snprintf(j->requested_by, sizeof(j->requested_by), "%s",
 	         requested_by != NULL ? requested_by : trigger);
@@ -194,13 +200,7 @@ int scheduler_run_analysis(struct scheduler *s, struct isoweek week, const char 
 	j->options.trigger = j->trigger;
 	j->options.requested_by = j->requested_by;
 	j->options.skip_if_done = strcmp(trigger, "schedule") == 0;
-	if (pthread_create(&s->thread, NULL, worker, s) != 0) {
-		free(j->conninfo);
-		j->conninfo = NULL;
-		return -EAGAIN;
-	}
-	s->busy = true;
-	return 0;
+	return start_job(s);
 }
 
 /* The analysis is due when the configured weekday and hour of the current ISO week have
@@ -241,15 +241,11 @@ static void start_maintenance_if_due(struct scheduler *s, time_t now)
 	memset(j, 0, sizeof(*j));
 	j->maintenance = true;
 	j->maint = o;
-	j->conninfo = strdup(c->db_conninfo);
-	if (j->conninfo == NULL || pthread_create(&s->thread, NULL, worker, s) != 0) {
-		log_error("maintenance", "could not start the maintenance");
-		free(j->conninfo);
-		j->conninfo = NULL;
+	int r = start_job(s);
+	if (r < 0) {
+		log_error("maintenance", "could not start the maintenance: %s", strerror(-r));
 		s->maint_retry_at = now + 60;
-		return;
 	}
-	s->busy = true;
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
