@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import http.client
 from pathlib import Path
@@ -88,6 +89,15 @@ def in_workdir(args, prefix, fn):
             log(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_in_cluster(args, prefix, run):
+    """run(args, cluster, workdir) on a new private cluster and work directory, once the
+    binary args.bin is found."""
+    if not os.access(args.bin, os.X_OK):
+        raise BenchError(f"wijkradar binary not found: {args.bin}")
+    cluster = Cluster()
+    return in_workdir(args, prefix, lambda workdir: run(args, cluster, workdir))
 
 
 def run_main(main):
@@ -283,10 +293,7 @@ class Daemon:
         return out
 
     def peak_rss_kb(self):
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise BenchError("no VmHWM in /proc/PID/status")
+        return status_kb(self.proc.pid, "VmHWM")
 
     def stop(self):
         """SIGTERM and wait; raises BenchError unless it exits 0."""
@@ -319,3 +326,36 @@ def pg_settings(cluster):
     return vals
 
 
+# --- memory ----------------------------------------------------------------------------------
+
+def status_kb(pid, field):
+    """Field `field` (VmRSS, VmHWM, ...) of /proc/PID/status, in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise BenchError(f"no {field} in /proc/{pid}/status")
+
+
+RSS_INTERVAL_S = 0.2
+
+
+class RssSampler(threading.Thread):
+    """Samples VmRSS of a process every RSS_INTERVAL_S into self.samples [(t, kB)]."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.samples = []
+        self.halt = threading.Event()
+
+    def run(self):
+        while not self.halt.is_set():
+            try:
+                self.samples.append((time.monotonic(), status_kb(self.pid, "VmRSS")))
+            except (OSError, BenchError):
+                return
+            self.halt.wait(RSS_INTERVAL_S)
+
+    def stop(self):
+        self.halt.set()
+        self.join()

@@ -20,9 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_signals  # noqa: E402
 from benchlib import (PG_SHOW, ROOT, BenchError, Cluster, Daemon, cluster_cpu_s,  # noqa: E402
-                      run_main,
                       has_detect_schedule, in_workdir, log, pg_settings, prepare_database,
-                      proc_cpu_s, scalar, wr_env, write_config)
+                      proc_cpu_s, run_main, scalar, wr_env, write_config)
 
 DB = "wr_bench"
 ORG, SOURCE = "org-a", "bench"

@@ -24,17 +24,15 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_signals  # noqa: E402
-from benchlib import (PG_SHOW, ROOT, BenchError, Cluster, Daemon, cluster_cpu_s,  # noqa: E402
-                      run_main,
-                      has_detect_schedule, in_workdir, log, make_token, pg_settings,
-                      prepare_database,
-                      proc_cpu_s, scalar, write_config)
+from benchlib import (PG_SHOW, ROOT, RSS_INTERVAL_S, BenchError, Daemon,  # noqa: E402
+                      RssSampler, cluster_cpu_s, has_detect_schedule, log, make_token,
+                      pg_settings, prepare_database, proc_cpu_s, run_in_cluster, run_main,
+                      scalar, status_kb, write_config)
 
 DB = "wr_load"
 ORG, SOURCE = "org-a", "load"
@@ -45,7 +43,6 @@ ORG, SOURCE = "org-a", "load"
 REQ_DEC = b"QQQQQQQQQQ"
 REQ_HEX = b"ZZZZZZZZZZ"
 TEMPLATES = 16
-RSS_INTERVAL_S = 0.2
 REQUEST_TIMEOUT_S = 60.0
 PB_TYPE = "application/x-protobuf"
 JSON_TYPE = "application/json"
@@ -299,37 +296,6 @@ async def drive(port, source, connections, duration, honour_retry_after):
     return stats, time.monotonic() - t0
 
 
-# --- memory ----------------------------------------------------------------------------------
-
-def status_kb(pid, field):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise BenchError(f"no {field} in /proc/{pid}/status")
-
-
-class RssSampler(threading.Thread):
-    """Samples VmRSS of a process every RSS_INTERVAL_S into self.samples [(t, kB)]."""
-
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.samples = []
-        self.halt = threading.Event()
-
-    def run(self):
-        while not self.halt.is_set():
-            try:
-                self.samples.append((time.monotonic(), status_kb(self.pid, "VmRSS")))
-            except (OSError, BenchError):
-                return
-            self.halt.wait(RSS_INTERVAL_S)
-
-    def stop(self):
-        self.halt.set()
-        self.join()
-
-
 # --- phases ----------------------------------------------------------------------------------
 
 def seed_alerts(cluster):
@@ -472,10 +438,7 @@ def main(argv):
     args = parse_args(argv)
     if args.parse_only:
         return 0
-    if not os.access(args.bin, os.X_OK):
-        raise BenchError(f"wijkradar binary not found: {args.bin}")
-    cluster = Cluster()
-    return in_workdir(args, "wr-load.", lambda workdir: run(args, cluster, workdir))
+    return run_in_cluster(args, "wr-load.", run)
 
 
 def run(args, cluster, workdir):

@@ -39,11 +39,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_signals  # noqa: E402
-from benchlib import (PG_SHOW, ROOT, BenchError, Cluster, Daemon, cluster_cpu_s,  # noqa: E402
-                      in_workdir, run_main,
-                      log, make_token, pg_settings, proc_cpu_s, run_wr, scalar,
-                      write_config)
-from load_bench import RssSampler, status_kb  # noqa: E402
+from benchlib import (PG_SHOW, ROOT, BenchError, Daemon, RssSampler,  # noqa: E402
+                      cluster_cpu_s, log, make_token, pg_settings, proc_cpu_s, run_in_cluster,
+                      run_main, run_wr, scalar, status_kb, write_config)
 
 DB = "wr_national"
 SOURCE = "national"
@@ -571,10 +569,7 @@ def main(argv):
     args = parse_args(argv)
     if args.parse_only:
         return 0
-    if not os.access(args.bin, os.X_OK):
-        raise BenchError(f"wijkradar binary not found: {args.bin}")
-    cluster = Cluster()
-    return in_workdir(args, "wr-national.", lambda workdir: run(args, cluster, workdir))
+    return run_in_cluster(args, "wr-national.", run)
 
 
 if __name__ == "__main__":
